@@ -1,0 +1,107 @@
+"""Settings read from the environment (and an optional `.env`), with safe defaults.
+
+Development needs nothing: SQLite under instance/, a secret key generated once per install,
+mail written to instance/mail/ instead of being sent. Production (FARMSTORE_ENV=production)
+refuses to start without SECRET_KEY and DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable installation."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever spelling the operator gave."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _instance_secret_key(instance_path: Path) -> str:
+    """Generate a secret key once per install and keep it in instance/ (never in git)."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_settings(instance_path: Path) -> dict:
+    """Return the Flask config mapping for this process's environment."""
+    load_dotenv(override=False)
+    env = os.environ.get("FARMSTORE_ENV", "development").strip().lower()
+    production = env == "production"
+
+    secret_key = os.environ.get("SECRET_KEY")
+    if not secret_key:
+        if production:
+            raise ConfigError("SECRET_KEY must be set when FARMSTORE_ENV=production.")
+        secret_key = _instance_secret_key(instance_path)
+
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        if production:
+            raise ConfigError("DATABASE_URL must be set when FARMSTORE_ENV=production.")
+        database_url = f"sqlite:///{instance_path / 'farmstore.db'}"
+
+    redis_url = os.environ.get("REDIS_URL") or None
+    smtp_host = os.environ.get("SMTP_HOST") or None
+
+    return {
+        "FARMSTORE_ENV": env,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        # Where links in emails sent from the CLI point (inside a request, the request's host).
+        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        # Mail: SMTP when SMTP_HOST is set, otherwise .eml files under instance/mail/.
+        "MAIL_BACKEND": "smtp" if smtp_host else "file",
+        "SMTP_HOST": smtp_host,
+        "SMTP_PORT": int(os.environ.get("SMTP_PORT", "587" if smtp_host else "25")),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME") or None,
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD") or None,
+        "SMTP_SECURITY": os.environ.get("SMTP_SECURITY", "starttls").lower(),  # starttls|ssl|none
+        "SMTP_TIMEOUT": float(os.environ.get("SMTP_TIMEOUT", "20")),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "farmstore <no-reply@farmstore.local>"),
+        "MAIL_DIR": str(instance_path / "mail"),
+        "MAIL_MAX_ATTEMPTS": int(os.environ.get("MAIL_MAX_ATTEMPTS", "8")),
+        # Payments (used by the payments area).
+        "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY") or None,
+        "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY") or None,
+        "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
+        "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
+        # Locale, time and money.
+        "BABEL_DEFAULT_LOCALE": os.environ.get("DEFAULT_LOCALE", "ko"),
+        "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIME_ZONE", "Asia/Seoul"),
+        "LANGUAGES": ["ko", "en"],
+        "CURRENCY": os.environ.get("CURRENCY", "KRW"),
+        # Uploads: the request cap is above the per-photo cap so the form can say which file.
+        "MEDIA_ROOT": os.environ.get("MEDIA_ROOT") or str(instance_path / "media"),
+        "MAX_PHOTO_BYTES": int(os.environ.get("MAX_PHOTO_BYTES", str(8 * 1024 * 1024))),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(32 * 1024 * 1024))),
+        "PASSWORD_RESET_MAX_AGE": int(os.environ.get("PASSWORD_RESET_MAX_AGE", "3600")),
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "5 per minute;20 per hour"),
+        "TICK_INTERVAL_SECONDS": int(os.environ.get("TICK_INTERVAL_SECONDS", "60")),
+        # Tokens live as long as the session: a producer may take an hour to write on a phone.
+        "WTF_CSRF_TIME_LIMIT": None,
+    }

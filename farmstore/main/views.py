@@ -1,0 +1,39 @@
+"""Home page, language switch and health check."""
+
+from __future__ import annotations
+
+from flask import current_app, redirect, render_template, request
+from flask_login import current_user
+from sqlalchemy import text
+
+from farmstore.accounts.views import safe_next
+from farmstore.extensions import db
+from farmstore.i18n import LOCALE_COOKIE
+from farmstore.main import bp
+from farmstore.producers.services import recent_producers
+from farmstore.villages.services import list_villages
+
+
+@bp.get("/")
+def home():
+    return render_template("main/home.html", producers=recent_producers(), villages=list_villages())
+
+
+@bp.post("/language")
+def set_language():
+    """Remember the chosen language in a cookie (and on the account when signed in)."""
+    locale = request.form.get("locale")
+    response = redirect(safe_next())
+    if locale in current_app.config["LANGUAGES"]:
+        response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax")
+        if current_user.is_authenticated and current_user.locale != locale:
+            from farmstore.accounts.services import update_settings
+
+            update_settings(current_user, display_name=current_user.display_name, locale=locale)
+    return response
+
+
+@bp.get("/healthz")
+def healthz():
+    db.session.execute(text("SELECT 1"))
+    return {"status": "ok"}

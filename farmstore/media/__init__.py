@@ -1,0 +1,7 @@
+"""Photos: verified, re-encoded without EXIF, stored in a few sizes behind a storage interface."""
+
+from flask import Blueprint
+
+bp = Blueprint("media", __name__)
+
+from farmstore.media import views  # noqa: E402,F401

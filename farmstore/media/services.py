@@ -1,0 +1,102 @@
+"""Turning an upload into a stored Photo: verify, re-encode, strip metadata, resize."""
+
+from __future__ import annotations
+
+import io
+import secrets
+import warnings
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from farmstore.errors import DomainError
+from farmstore.extensions import db
+from farmstore.media.models import SIZES, Photo
+from farmstore.media.storage import get_storage
+
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF"}
+MAX_PIXELS = 50_000_000  # a 50-megapixel phone photo is fine; a decompression bomb is not
+MIN_SIDE = 16
+JPEG_QUALITY = 82
+
+
+def read_upload(upload, *, field: str) -> bytes:
+    """The bytes of an uploaded file, refused if empty or over MAX_PHOTO_BYTES."""
+    limit = current_app.config["MAX_PHOTO_BYTES"]
+    data = upload.read(limit + 1)
+    if not data:
+        raise DomainError(_l("The file is empty."), field=field)
+    if len(data) > limit:
+        raise DomainError(
+            _l("This photo is too large. The limit is %(mb)d MB.", mb=limit // (1024 * 1024)),
+            field=field,
+        )
+    return data
+
+
+def _decode(data: bytes, field: str) -> Image.Image:
+    """Open and fully decode an image, refusing anything that is not a sane photo."""
+    not_an_image = DomainError(_l("This file is not a photo we can read (JPEG, PNG, WebP or GIF)."), field=field)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            probe = Image.open(io.BytesIO(data))
+            if probe.format not in ACCEPTED_FORMATS:
+                raise not_an_image
+            if probe.width * probe.height > MAX_PIXELS:
+                raise DomainError(_l("This photo has too many pixels."), field=field)
+            probe.verify()
+            image = Image.open(io.BytesIO(data))
+            image.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DomainError(_l("This photo has too many pixels."), field=field) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise not_an_image from None
+    if min(image.size) < MIN_SIDE:
+        raise DomainError(_l("This photo is too small."), field=field)
+    return image
+
+
+def _clean_rgb(image: Image.Image) -> Image.Image:
+    """Upright RGB pixels with no metadata at all: EXIF (GPS included), XMP and ICC are gone."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGBA")
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        image = background
+    else:
+        image = image.convert("RGB")
+    clean = Image.new("RGB", image.size)
+    clean.paste(image)
+    return clean
+
+
+def encode_jpeg(image: Image.Image) -> bytes:
+    """Progressive JPEG without metadata."""
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+    return out.getvalue()
+
+
+def save_photo(upload, *, uploaded_by=None, alt: str = "", field: str = "photo") -> Photo:
+    """Verify an upload and store it as a Photo in every size (added to the session, not
+    committed). Raises DomainError naming `field` for anything that is not a usable photo."""
+    data = upload if isinstance(upload, bytes) else read_upload(upload, field=field)
+    image = _clean_rgb(_decode(data, field))
+    photo = Photo(
+        key=secrets.token_hex(16),
+        width=image.width,
+        height=image.height,
+        alt=alt[:200],
+        uploaded_by_id=uploaded_by.id if uploaded_by is not None else None,
+    )
+    storage = get_storage()
+    for name, width in SIZES.items():
+        rendition = image.copy()
+        if rendition.width > width:
+            rendition.thumbnail((width, width * 10), Image.Resampling.LANCZOS)
+        storage.put(photo.path(name), encode_jpeg(rendition))
+    db.session.add(photo)
+    return photo

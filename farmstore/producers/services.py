@@ -1,0 +1,88 @@
+"""Producer rules: any account may become a producer once; only the owner edits the profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from farmstore.errors import DomainError, NotAllowed, NotFound
+from farmstore.extensions import db
+from farmstore.media.services import save_photo
+from farmstore.producers.models import Producer
+from farmstore.text import unique_slug
+from farmstore.villages.models import Village
+
+
+def _checked(*, farm_name: str, village_id: int | None) -> tuple[str, Village]:
+    farm_name = farm_name.strip()
+    if not farm_name:
+        raise DomainError(_l("Give your farm a name."), field="farm_name")
+    village = db.session.get(Village, village_id) if village_id else None
+    if village is None:
+        raise DomainError(_l("Choose your village from the list."), field="village_id")
+    return farm_name, village
+
+
+def create_producer(
+    *, user, farm_name: str, village_id: int | None, about: str, contact: str, photo=None, now: datetime
+) -> Producer:
+    """Turn an account into a producer. One profile per account."""
+    if user.producer is not None:
+        raise DomainError(_l("You already have a producer profile."))
+    farm_name, village = _checked(farm_name=farm_name, village_id=village_id)
+    producer = Producer(
+        user=user, village=village, farm_name=farm_name, slug=unique_slug(Producer, farm_name),
+        about=about.strip(), contact=contact.strip(), created_at=now, updated_at=now,
+    )  # fmt: skip
+    if photo:
+        producer.photo = save_photo(photo, uploaded_by=user, alt=farm_name)
+    db.session.add(producer)
+    try:
+        db.session.commit()
+    except IntegrityError:  # a double-submitted form: the first one made the profile
+        db.session.rollback()
+        raise DomainError(_l("You already have a producer profile.")) from None
+    return producer
+
+
+def update_producer(
+    producer: Producer, *, by, farm_name: str, village_id: int | None, about: str, contact: str, photo=None
+) -> Producer:
+    """The owner edits their profile; anyone else is refused. The slug (shared URL) is kept."""
+    if not producer.is_owned_by(by):
+        raise NotAllowed(_l("Only the producer can edit this profile."))
+    farm_name, village = _checked(farm_name=farm_name, village_id=village_id)
+    if photo:
+        producer.photo = save_photo(photo, uploaded_by=by, alt=farm_name)
+    producer.farm_name, producer.village = farm_name, village
+    producer.about, producer.contact = about.strip(), contact.strip()
+    db.session.commit()
+    return producer
+
+
+def get_producer(slug: str) -> Producer:
+    """The producer at this URL."""
+    producer = db.session.scalar(
+        select(Producer)
+        .where(Producer.slug == slug)
+        .options(selectinload(Producer.village), selectinload(Producer.photo), selectinload(Producer.user))
+    )
+    if producer is None:
+        raise NotFound(_l("No such producer."))
+    return producer
+
+
+def recent_producers(limit: int = 12) -> list[Producer]:
+    """Newest producers first, for the home page."""
+    return list(
+        db.session.scalars(
+            select(Producer)
+            .options(selectinload(Producer.village), selectinload(Producer.photo))
+            .order_by(Producer.created_at.desc(), Producer.id.desc())
+            .limit(limit)
+        )
+    )

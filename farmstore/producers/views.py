@@ -1,0 +1,77 @@
+"""Producer pages."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from farmstore.errors import DomainError, NotFound
+from farmstore.forms import show_error
+from farmstore.producers import bp, services
+from farmstore.producers.forms import ProducerForm
+from farmstore.timeutil import utcnow
+from farmstore.villages.services import list_villages
+
+
+def _producer_form(**kwargs) -> ProducerForm:
+    form = ProducerForm(**kwargs)
+    form.village_id.choices = [(v.id, f"{v.name} · {v.region_label}") for v in list_villages()]
+    return form
+
+
+def _fields(form: ProducerForm) -> dict:
+    return {
+        "farm_name": form.farm_name.data,
+        "village_id": form.village_id.data,
+        "about": form.about.data or "",
+        "contact": form.contact.data or "",
+        "photo": form.photo.data,
+    }
+
+
+@bp.get("/producers/<slug>")
+def show(slug: str):
+    try:
+        producer = services.get_producer(slug)
+    except NotFound:
+        abort(404)
+    return render_template("producers/show.html", producer=producer)
+
+
+@bp.route("/producers/new", methods=["GET", "POST"])
+@login_required
+def create():
+    if current_user.producer is not None:
+        return redirect(url_for("producers.edit", slug=current_user.producer.slug))
+    form = _producer_form()
+    if form.validate_on_submit():
+        try:
+            producer = services.create_producer(user=current_user, now=utcnow(), **_fields(form))
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(_("Your producer page is ready. Share it with your regulars!"), "success")
+            return redirect(url_for("producers.show", slug=producer.slug))
+    return render_template("producers/form.html", form=form, producer=None)
+
+
+@bp.route("/producers/<slug>/edit", methods=["GET", "POST"])
+@login_required
+def edit(slug: str):
+    try:
+        producer = services.get_producer(slug)
+    except NotFound:
+        abort(404)
+    if not producer.is_owned_by(current_user):
+        abort(403)
+    form = _producer_form(obj=producer)
+    if form.validate_on_submit():
+        try:
+            services.update_producer(producer, by=current_user, **_fields(form))
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(_("Your producer page is saved."), "success")
+            return redirect(url_for("producers.show", slug=producer.slug))
+    return render_template("producers/form.html", form=form, producer=producer)

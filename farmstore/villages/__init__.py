@@ -1,0 +1,7 @@
+"""Villages and markets: the communities producers belong to and evangelists adopt."""
+
+from flask import Blueprint
+
+bp = Blueprint("villages", __name__)
+
+from farmstore.villages import views  # noqa: E402,F401

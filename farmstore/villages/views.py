@@ -1,0 +1,81 @@
+"""Village pages."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from farmstore.errors import DomainError, NotFound
+from farmstore.forms import show_error
+from farmstore.timeutil import utcnow
+from farmstore.villages import bp, services
+from farmstore.villages.forms import VillageForm
+from farmstore.villages.regions import REGIONS
+
+
+def _operator_only() -> None:
+    if not current_user.is_operator:
+        abort(403)
+
+
+def _village_or_404(slug: str):
+    try:
+        return services.get_village(slug)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/villages")
+def index():
+    region = request.args.get("region") if request.args.get("region") in REGIONS else None
+    return render_template(
+        "villages/index.html", villages=services.list_villages(region), region=region, regions=REGIONS
+    )
+
+
+@bp.get("/villages/<slug>")
+def show(slug: str):
+    return render_template("villages/show.html", village=_village_or_404(slug))
+
+
+@bp.route("/villages/new", methods=["GET", "POST"])
+@login_required
+def create():
+    _operator_only()
+    form = VillageForm()
+    if form.validate_on_submit():
+        try:
+            village = services.create_village(by=current_user, cover=form.cover.data, now=utcnow(), **_fields(form))
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(_("The village is created."), "success")
+            return redirect(url_for("villages.show", slug=village.slug))
+    return render_template("villages/form.html", form=form, village=None)
+
+
+@bp.route("/villages/<slug>/edit", methods=["GET", "POST"])
+@login_required
+def edit(slug: str):
+    _operator_only()
+    village = _village_or_404(slug)
+    form = VillageForm(obj=village)
+    if form.validate_on_submit():
+        try:
+            services.update_village(village, by=current_user, cover=form.cover.data, **_fields(form))
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(_("The village is saved."), "success")
+            return redirect(url_for("villages.show", slug=village.slug))
+    return render_template("villages/form.html", form=form, village=village)
+
+
+def _fields(form: VillageForm) -> dict:
+    return {
+        "name": form.name.data,
+        "region": form.region.data,
+        "kind": form.kind.data,
+        "description": form.description.data or "",
+    }

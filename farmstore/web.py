@@ -1,0 +1,76 @@
+"""Request-wide wiring: who is signed in, error pages, security headers, template globals."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+
+from farmstore.extensions import db, login_manager
+from farmstore.text import render_markdown
+
+ERROR_PAGES = {
+    400: (_l("Bad request"), _l("Something in that request was not right. Nothing was changed.")),
+    403: (_l("Not allowed"), _l("You do not have permission to do that.")),
+    404: (_l("Page not found"), _l("We could not find that page. It may have moved or been removed.")),
+    405: (_l("Not allowed"), _l("That action is not available here.")),
+    413: (_l("File too large"), _l("The upload was too large. Nothing was saved; try a smaller photo.")),
+    429: (_l("Too many attempts"), _l("Too many attempts. Please wait a minute and try again.")),
+    500: (_l("Something went wrong"), _l("Something went wrong on our side. Nothing was lost; please try again.")),
+}
+
+CSRF_MESSAGE = _l(
+    "This form has expired or was not sent from our site. "
+    "Nothing was changed; please go back, reload the page and try again."
+)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+
+
+def render_error(code: int, message=None):
+    """A friendly error page in the user's language."""
+    title, default_message = ERROR_PAGES.get(code, ERROR_PAGES[500])
+    page = render_template("errors/error.html", code=code, title=title, message=message or default_message)
+    return page, code
+
+
+def init_app(app) -> None:
+    """Register the user loader, error handlers, headers and template globals."""
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from farmstore.accounts.models import User
+
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+    for code in ERROR_PAGES:
+        app.register_error_handler(code, lambda error, code=code: render_error(code))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_error):
+        return render_error(400, CSRF_MESSAGE)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Content-Language", str(get_locale() or ""))
+        if app.config["FARMSTORE_ENV"] == "production":
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+    app.jinja_env.filters["markdown"] = render_markdown
+
+    @app.context_processor
+    def template_globals():
+        return {
+            "current_locale": str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"]),
+            "languages": {"ko": "한국어", "en": "English"},
+            "request_path": request.full_path.rstrip("?") if request else "/",
+        }
