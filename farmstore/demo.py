@@ -88,7 +88,9 @@ def paint(scene: str, seed: int, size: tuple[int, int] = (1200, 800)) -> bytes:
     horizon = int(height * 0.45)
     for y in range(horizon):
         t = y / horizon
-        draw.line([(0, y), (width, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(sky_top, sky_bottom, strict=True)))
+        draw.line(
+            [(0, y), (width, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(sky_top, sky_bottom, strict=True))
+        )
     draw.ellipse([width * 0.75, 60, width * 0.75 + 110, 170], fill=(255, 220, 120))
     for layer, colour in enumerate([(92, 130, 90), (70, 115, 70), (55, 100, 55)]):
         base = horizon + layer * 40
