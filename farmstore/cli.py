@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 
 import click
+from flask.cli import AppGroup
 from flask import current_app
 
 from farmstore.errors import DomainError
 from farmstore.timeutil import utcnow
 
 
-@click.group("farm")
+@click.group("farm", cls=AppGroup)
 def farm() -> None:
     """farmstore administration."""
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 
 class ConfigError(RuntimeError):
@@ -27,21 +28,29 @@ def normalise_database_url(url: str) -> str:
 
 
 def _instance_secret_key(instance_path: Path) -> str:
-    """Generate a secret key once per install and keep it in instance/ (never in git)."""
+    """Generate a secret key once per install and keep it in instance/ (never in git).
+    Written to a temp file and linked into place, so a racing process sees all or nothing."""
     key_file = instance_path / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
     instance_path.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd, tmp = tempfile.mkstemp(dir=instance_path)
     with os.fdopen(fd, "w") as fh:
-        fh.write(key)
-    return key
+        fh.write(secrets.token_urlsafe(48))
+    try:
+        os.link(tmp, key_file)
+    except FileExistsError:  # another process got there first: use theirs
+        pass
+    finally:
+        os.unlink(tmp)
+    return key_file.read_text().strip()
 
 
 def load_settings(instance_path: Path) -> dict:
     """Return the Flask config mapping for this process's environment."""
-    load_dotenv(override=False)
+    # Look for .env from the working directory, as `flask` does; without usecwd python-dotenv
+    # searches from this file's folder instead (or from the cwd only under a debugger).
+    load_dotenv(find_dotenv(usecwd=True), override=False)
     env = os.environ.get("FARMSTORE_ENV", "development").strip().lower()
     production = env == "production"
 
