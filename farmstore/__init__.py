@@ -53,13 +53,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_message_category = "info"
 
     from farmstore import models  # noqa: F401  (every model registered with the metadata)
-    from farmstore.accounts import bp as accounts_bp
-    from farmstore.main import bp as main_bp
-    from farmstore.media import bp as media_bp
-    from farmstore.producers import bp as producers_bp
-    from farmstore.villages import bp as villages_bp
+    from farmstore.accounts.views import bp as accounts_bp
+    from farmstore.catalog.views import bp as catalog_bp
+    from farmstore.main.views import bp as main_bp
+    from farmstore.media.views import bp as media_bp
+    from farmstore.producers.views import bp as producers_bp
+    from farmstore.regulars.views import bp as regulars_bp
+    from farmstore.stories.views import bp as stories_bp
+    from farmstore.villages.views import bp as villages_bp
 
-    for blueprint in (main_bp, accounts_bp, villages_bp, producers_bp, media_bp):
+    for blueprint in (main_bp, accounts_bp, villages_bp, producers_bp, stories_bp, catalog_bp, regulars_bp, media_bp):
         app.register_blueprint(blueprint)
 
     from farmstore import cli, web

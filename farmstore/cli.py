@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import click
-from flask.cli import AppGroup
 from flask import current_app
+from flask.cli import AppGroup
 
 from farmstore.errors import DomainError
 from farmstore.timeutil import utcnow

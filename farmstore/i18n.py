@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from flask import current_app, has_request_context, request
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
 LOCALE_COOKIE = "locale"
@@ -43,3 +43,4 @@ def init_app(app) -> None:
     """Register the formatting helpers as Jinja filters."""
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["when"] = format_when
+    app.jinja_env.filters["day"] = lambda value, style="medium": format_date(value, style) if value else ""

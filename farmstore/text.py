@@ -40,8 +40,9 @@ def slugify(text: str, max_length: int = 60) -> str:
     return slug[:max_length].strip("-") or "item"
 
 
-def unique_slug(model, text: str, *, exclude_id: int | None = None) -> str:
-    """A slug for `text` that no other row of `model` uses: "햇살마을", then "햇살마을-2"..."""
+def unique_slug(model, text: str, *, scope=None) -> str:
+    """A slug for `text` that no other row of `model` (within `scope`, a SQL condition such as
+    one producer's rows) uses: "햇살마을", then "햇살마을-2"..."""
     from sqlalchemy import select
 
     from farmstore.extensions import db
@@ -50,8 +51,8 @@ def unique_slug(model, text: str, *, exclude_id: int | None = None) -> str:
     if base in RESERVED_SLUGS:
         base = f"{base}-1"
     taken_query = select(model.slug).where(model.slug.like(f"{base}%"))
-    if exclude_id is not None:
-        taken_query = taken_query.where(model.id != exclude_id)
+    if scope is not None:
+        taken_query = taken_query.where(scope)
     taken = set(db.session.scalars(taken_query))
     slug, n = base, 2
     while slug in taken:

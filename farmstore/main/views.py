@@ -1,4 +1,4 @@
-"""Home page, language switch and health check."""
+"""Home page, search, language switch and health check."""
 
 from __future__ import annotations
 
@@ -7,16 +7,37 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from farmstore.accounts.views import safe_next
+from farmstore.catalog.models import CATEGORIES
 from farmstore.extensions import db
 from farmstore.i18n import LOCALE_COOKIE
 from farmstore.main import bp
+from farmstore.main.search import search as run_search
 from farmstore.producers.services import recent_producers
+from farmstore.regulars.services import followed_producer_ids
+from farmstore.stories.services import recent_posts
 from farmstore.villages.services import list_villages
+
+HOME_STORIES = 6
 
 
 @bp.get("/")
 def home():
-    return render_template("main/home.html", producers=recent_producers(), villages=list_villages())
+    """New stories (from followed producers first when signed in), producers and villages."""
+    followed = followed_producer_ids(current_user) if current_user.is_authenticated else []
+    return render_template(
+        "main/home.html",
+        feed=recent_posts(limit=HOME_STORIES, producer_ids=followed) if followed else [],
+        stories=recent_posts(limit=HOME_STORIES),
+        producers=recent_producers(),
+        villages=list_villages(),
+        categories=CATEGORIES,
+    )
+
+
+@bp.get("/search")
+def search():
+    query = (request.args.get("q") or "").strip()[:200]
+    return render_template("main/search.html", results=run_search(query) if query else None, query=query)
 
 
 @bp.post("/language")

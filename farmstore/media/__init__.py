@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("media", __name__)
-
-from farmstore.media import views  # noqa: E402,F401

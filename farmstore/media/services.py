@@ -22,9 +22,10 @@ JPEG_QUALITY = 82
 
 
 def read_upload(upload, *, field: str) -> bytes:
-    """The bytes of an uploaded file, refused if empty or over MAX_PHOTO_BYTES."""
+    """The bytes of an uploaded file (or of bytes already in memory), refused if empty or over
+    MAX_PHOTO_BYTES. A file is read no further than one byte past the limit."""
     limit = current_app.config["MAX_PHOTO_BYTES"]
-    data = upload.read(limit + 1)
+    data = upload[: limit + 1] if isinstance(upload, bytes) else upload.read(limit + 1)
     if not data:
         raise DomainError(_l("The file is empty."), field=field)
     if len(data) > limit:
@@ -81,9 +82,10 @@ def encode_jpeg(image: Image.Image) -> bytes:
 
 
 def save_photo(upload, *, uploaded_by=None, alt: str = "", field: str = "photo") -> Photo:
-    """Verify an upload and store it as a Photo in every size (added to the session, not
-    committed). Raises DomainError naming `field` for anything that is not a usable photo."""
-    data = upload if isinstance(upload, bytes) else read_upload(upload, field=field)
+    """Verify an upload (a file or bytes; the same limits apply to both) and store it as a Photo
+    in every size (added to the session, not committed). Raises DomainError naming `field` for
+    anything that is not a usable photo."""
+    data = read_upload(upload, field=field)
     image = _clean_rgb(_decode(data, field))
     photo = Photo(
         key=secrets.token_hex(16),
@@ -100,3 +102,20 @@ def save_photo(upload, *, uploaded_by=None, alt: str = "", field: str = "photo")
         storage.put(photo.path(name), encode_jpeg(rendition))
     db.session.add(photo)
     return photo
+
+
+def save_photos(uploads, *, uploaded_by=None, alt: str = "", field: str = "photos", limit: int = 8) -> list[Photo]:
+    """Several uploads at once (empty file inputs are skipped). If one is refused, the error names
+    `field` and the caller does not commit, so no row of the batch survives."""
+    uploads = [u for u in uploads or [] if u and getattr(u, "filename", True)]
+    if len(uploads) > limit:
+        raise DomainError(_l("Add at most %(n)d photos at a time.", n=limit), field=field)
+    return [save_photo(upload, uploaded_by=uploaded_by, alt=alt, field=field) for upload in uploads]
+
+
+def delete_photo_files(photos: list[Photo]) -> None:
+    """Remove the stored renditions of photos whose rows were deleted (call after the commit)."""
+    storage = get_storage()
+    for photo in photos:
+        for name in SIZES:
+            storage.delete(photo.path(name))

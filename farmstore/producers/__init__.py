@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("producers", __name__)
-
-from farmstore.producers import views  # noqa: E402,F401

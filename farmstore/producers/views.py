@@ -5,28 +5,39 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from werkzeug.datastructures import FileStorage
+from wtforms import SelectChoice
 
+from farmstore.catalog.services import products_of
 from farmstore.errors import DomainError, NotFound
 from farmstore.forms import show_error
 from farmstore.producers import bp, services
 from farmstore.producers.forms import ProducerForm
+from farmstore.regulars.services import follower_count, is_following
+from farmstore.stories.services import recent_posts, subjects_of
 from farmstore.timeutil import utcnow
 from farmstore.villages.services import list_villages
 
+PRODUCER_STORIES = 5
+
 
 def _producer_form(**kwargs) -> ProducerForm:
+    """The profile form, offering every village."""
     form = ProducerForm(**kwargs)
-    form.village_id.choices = [(v.id, f"{v.name} · {v.region_label}") for v in list_villages()]
+    form.village_id.choices = [SelectChoice(v.id, f"{v.name} · {v.region_label}") for v in list_villages()]
     return form
 
 
 def _fields(form: ProducerForm) -> dict:
+    """The service's keyword arguments from a validated form."""
+    # A form filled from a producer holds its current Photo in `photo` until a file is uploaded.
+    upload = form.photo.data if isinstance(form.photo.data, FileStorage) else None
     return {
         "farm_name": form.farm_name.data,
         "village_id": form.village_id.data,
         "about": form.about.data or "",
         "contact": form.contact.data or "",
-        "photo": form.photo.data,
+        "photo": upload,
     }
 
 
@@ -36,7 +47,15 @@ def show(slug: str):
         producer = services.get_producer(slug)
     except NotFound:
         abort(404)
-    return render_template("producers/show.html", producer=producer)
+    return render_template(
+        "producers/show.html",
+        producer=producer,
+        subjects=subjects_of(producer),
+        products=products_of(producer),
+        stories=recent_posts(limit=PRODUCER_STORIES, producer_ids=[producer.id]),
+        following=is_following(current_user, producer),
+        followers=follower_count(producer),
+    )
 
 
 @bp.route("/producers/new", methods=["GET", "POST"])

@@ -3,5 +3,3 @@
 from flask import Blueprint
 
 bp = Blueprint("villages", __name__)
-
-from farmstore.villages import views  # noqa: E402,F401

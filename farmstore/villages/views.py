@@ -8,10 +8,13 @@ from flask_login import current_user, login_required
 
 from farmstore.errors import DomainError, NotFound
 from farmstore.forms import show_error
+from farmstore.stories.services import recent_posts
 from farmstore.timeutil import utcnow
 from farmstore.villages import bp, services
 from farmstore.villages.forms import VillageForm
 from farmstore.villages.regions import REGIONS
+
+VILLAGE_STORIES = 6
 
 
 def _operator_only() -> None:
@@ -36,7 +39,9 @@ def index():
 
 @bp.get("/villages/<slug>")
 def show(slug: str):
-    return render_template("villages/show.html", village=_village_or_404(slug))
+    village = _village_or_404(slug)
+    stories = recent_posts(limit=VILLAGE_STORIES, village_id=village.id)
+    return render_template("villages/show.html", village=village, stories=stories)
 
 
 @bp.route("/villages/new", methods=["GET", "POST"])

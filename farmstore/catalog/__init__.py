@@ -1,0 +1,5 @@
+"""Catalogue: products, each tied to the subjects it comes from."""
+
+from flask import Blueprint
+
+bp = Blueprint("catalog", __name__)

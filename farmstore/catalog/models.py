@@ -1,0 +1,85 @@
+"""Products. Prices and stock belong to sales and group-buys, not here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from farmstore.extensions import db
+from farmstore.timeutil import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from farmstore.media.models import Photo
+    from farmstore.producers.models import Producer
+    from farmstore.stories.models import Subject
+
+CATEGORIES = {
+    "meat": _l("Meat"),
+    "vegetables": _l("Vegetables"),
+    "fruit": _l("Fruit"),
+    "grains": _l("Rice and grains"),
+    "tea": _l("Tea"),
+    "honey": _l("Honey"),
+    "seafood": _l("Seafood"),
+    "dairy_eggs": _l("Dairy and eggs"),
+    "preserves": _l("Kimchi and preserves"),
+}
+
+product_subjects = Table(
+    "product_subjects",
+    db.metadata,
+    Column("product_id", ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("subject_id", ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Product(db.Model):
+    """Something a producer sells (a box of cabbages, a share of a cow), linked to the subjects
+    it comes from so its page can show their timelines. The slug is unique per producer."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        UniqueConstraint("producer_id", "slug", name="uq_products_producer_slug"),
+        CheckConstraint(f"category IN ({', '.join(repr(c) for c in CATEGORIES)})", name="category"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    producer_id: Mapped[int] = mapped_column(ForeignKey("producers.id", ondelete="CASCADE"), index=True)
+    slug: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(80))
+    unit: Mapped[str] = mapped_column(String(30))
+    category: Mapped[str] = mapped_column(String(16), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    producer: Mapped[Producer] = relationship()
+    subjects: Mapped[list[Subject]] = relationship(secondary=product_subjects, order_by="Subject.name")
+    photos: Mapped[list[ProductPhoto]] = relationship(
+        order_by="ProductPhoto.position", cascade="all, delete-orphan", back_populates="product"
+    )
+
+    @property
+    def category_label(self) -> str:
+        return str(CATEGORIES.get(self.category, self.category))
+
+    @property
+    def cover_photo(self) -> Photo | None:
+        return self.photos[0].photo if self.photos else None
+
+
+class ProductPhoto(db.Model):
+    """A photo of a product, in order."""
+
+    __tablename__ = "product_photos"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    product: Mapped[Product] = relationship(back_populates="photos")
+    photo: Mapped[Photo] = relationship()

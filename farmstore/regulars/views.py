@@ -1,0 +1,63 @@
+"""Follow and unfollow a producer; the producer's list of regulars; the buyer's feed."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from farmstore.errors import DomainError, NotFound
+from farmstore.producers.services import get_producer
+from farmstore.regulars import bp, services
+from farmstore.stories.services import recent_posts
+from farmstore.timeutil import utcnow
+
+FEED_LENGTH = 30
+
+
+def _producer_or_404(slug: str):
+    try:
+        return get_producer(slug)
+    except NotFound:
+        abort(404)
+
+
+@bp.post("/producers/<slug>/follow")
+@login_required
+def follow(slug: str):
+    producer = _producer_or_404(slug)
+    try:
+        services.follow(user=current_user, producer=producer, now=utcnow())
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("You follow %(farm)s. Their new stories will appear in your feed.", farm=producer.farm_name), "success")
+    return redirect(url_for("producers.show", slug=slug))
+
+
+@bp.post("/producers/<slug>/unfollow")
+@login_required
+def unfollow(slug: str):
+    producer = _producer_or_404(slug)
+    services.unfollow(user=current_user, producer=producer)
+    flash(_("You no longer follow %(farm)s.", farm=producer.farm_name), "info")
+    return redirect(url_for("producers.show", slug=slug))
+
+
+@bp.get("/producers/<slug>/followers")
+@login_required
+def followers(slug: str):
+    producer = _producer_or_404(slug)
+    if not producer.is_owned_by(current_user):
+        abort(403)
+    return render_template(
+        "regulars/followers.html", producer=producer, follows=services.followers(producer, by=current_user)
+    )
+
+
+@bp.get("/feed")
+@login_required
+def feed():
+    producer_ids = services.followed_producer_ids(current_user)
+    posts = recent_posts(limit=FEED_LENGTH, producer_ids=producer_ids) if producer_ids else []
+    return render_template("regulars/feed.html", posts=posts, following=len(producer_ids))

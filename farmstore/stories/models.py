@@ -1,0 +1,119 @@
+"""Subjects (a specific animal, herd, field, orchard, hive or boat), their claims, and story posts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from farmstore.extensions import db
+from farmstore.timeutil import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from farmstore.accounts.models import User
+    from farmstore.media.models import Photo
+    from farmstore.producers.models import Producer
+
+SUBJECT_KINDS = {
+    "animal": _l("Animal"),
+    "herd": _l("Herd"),
+    "field": _l("Field"),
+    "orchard": _l("Orchard"),
+    "hive": _l("Hive"),
+    "boat": _l("Boat"),
+}
+# Kinds that are born (animals) rather than planted or built.
+BORN_KINDS = {"animal", "herd", "hive"}
+
+
+class Subject(db.Model):
+    """One specific thing a producer cares for, with a timeline buyers can follow.
+    Its slug is unique per producer and never changes, so shared links keep working."""
+
+    __tablename__ = "subjects"
+    __table_args__ = (
+        UniqueConstraint("producer_id", "slug", name="uq_subjects_producer_slug"),
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in SUBJECT_KINDS)})", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    producer_id: Mapped[int] = mapped_column(ForeignKey("producers.id", ondelete="CASCADE"), index=True)
+    slug: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(80))
+    started_on: Mapped[date | None] = mapped_column(Date)
+    breed: Mapped[str] = mapped_column(String(80), default="")
+    location: Mapped[str] = mapped_column(String(120), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    cover_photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    producer: Mapped[Producer] = relationship()
+    cover_photo: Mapped[Photo | None] = relationship()
+    claims: Mapped[list[Claim]] = relationship(
+        back_populates="subject", order_by="Claim.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def kind_label(self) -> str:
+        return str(SUBJECT_KINDS.get(self.kind, self.kind))
+
+    @property
+    def is_born(self) -> bool:
+        """Animals are born; fields and orchards are planted."""
+        return self.kind in BORN_KINDS
+
+
+class Claim(db.Model):
+    """Something the producer states about a subject ("grass-fed", "no pesticides"), optionally
+    backed by a photo of a certificate."""
+
+    __tablename__ = "subject_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(String(80))
+    certificate_photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
+
+    subject: Mapped[Subject] = relationship(back_populates="claims")
+    certificate_photo: Mapped[Photo | None] = relationship()
+
+
+class StoryPost(db.Model):
+    """A dated entry on a subject's timeline: Markdown text and photos. Newest first.
+    `edited_at` is set when the text changes after publishing, and the page says so."""
+
+    __tablename__ = "story_posts"
+    __table_args__ = (Index("ix_story_posts_timeline", "subject_id", "happened_on", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    happened_on: Mapped[date] = mapped_column(Date)
+    title: Mapped[str] = mapped_column(String(120), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    subject: Mapped[Subject] = relationship()
+    author: Mapped[User | None] = relationship()
+    photos: Mapped[list[StoryPhoto]] = relationship(
+        order_by="StoryPhoto.position", cascade="all, delete-orphan", back_populates="post"
+    )
+
+
+class StoryPhoto(db.Model):
+    """A photo on a story post, in the order the producer gave."""
+
+    __tablename__ = "story_photos"
+
+    post_id: Mapped[int] = mapped_column(ForeignKey("story_posts.id", ondelete="CASCADE"), primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    post: Mapped[StoryPost] = relationship(back_populates="photos")
+    photo: Mapped[Photo] = relationship()

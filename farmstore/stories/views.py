@@ -1,0 +1,242 @@
+"""Subject timelines, story pages, their editing, QR labels and Atom feeds."""
+
+from __future__ import annotations
+
+import qrcode
+import qrcode.image.svg
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from markupsafe import Markup
+
+from farmstore.catalog.services import products_for_subject
+from farmstore.errors import DomainError, NotFound
+from farmstore.forms import show_error
+from farmstore.producers.services import get_producer
+from farmstore.stories import bp, services
+from farmstore.stories.forms import ClaimForm, PostForm, SubjectForm
+from farmstore.timeutil import utcnow
+from farmstore.urls import external_url
+from farmstore.villages.services import get_village
+
+
+def _found(loader, *args):
+    try:
+        return loader(*args)
+    except NotFound:
+        abort(404)
+
+
+def _own(producer) -> None:
+    if not producer.is_owned_by(current_user):
+        abort(403)
+
+
+def _page_number() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+def _subject_fields(form: SubjectForm) -> dict:
+    return {
+        "kind": form.kind.data,
+        "name": form.name.data,
+        "started_on": form.started_on.data,
+        "breed": form.breed.data or "",
+        "location": form.location.data or "",
+        "description": form.description.data or "",
+        "cover": form.cover.data,
+    }
+
+
+def _post_fields(form: PostForm) -> dict:
+    return {
+        "happened_on": form.happened_on.data,
+        "title": form.title.data or "",
+        "body": form.body.data or "",
+        "photos": form.new_photos.data,
+    }
+
+
+@bp.route("/producers/<producer_slug>/subjects/new", methods=["GET", "POST"])
+@login_required
+def new_subject(producer_slug: str):
+    producer = _found(get_producer, producer_slug)
+    _own(producer)
+    form = SubjectForm()
+    if form.validate_on_submit():
+        try:
+            subject = services.create_subject(producer=producer, by=current_user, now=utcnow(), **_subject_fields(form))
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(_("%(name)s has a timeline now. Write its first story!", name=subject.name), "success")
+            return redirect(url_for("stories.new_post", producer_slug=producer.slug, subject_slug=subject.slug))
+    return render_template("stories/subject_form.html", form=form, producer=producer, subject=None)
+
+
+@bp.get("/producers/<producer_slug>/subjects/<subject_slug>")
+def subject(producer_slug: str, subject_slug: str):
+    subject = _found(services.get_subject, producer_slug, subject_slug)
+    page = services.timeline(subject, page=_page_number())
+    return render_template(
+        "stories/subject.html",
+        subject=subject,
+        page=page,
+        claim_form=ClaimForm(),
+        products=products_for_subject(subject),
+    )
+
+
+@bp.route("/producers/<producer_slug>/subjects/<subject_slug>/edit", methods=["GET", "POST"])
+@login_required
+def edit_subject(producer_slug: str, subject_slug: str):
+    subject = _found(services.get_subject, producer_slug, subject_slug)
+    _own(subject.producer)
+    form = SubjectForm(obj=subject)
+    if form.validate_on_submit():
+        try:
+            services.update_subject(subject, by=current_user, now=utcnow(), **_subject_fields(form))
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("stories.subject", producer_slug=producer_slug, subject_slug=subject_slug))
+    return render_template("stories/subject_form.html", form=form, producer=subject.producer, subject=subject)
+
+
+@bp.post("/producers/<producer_slug>/subjects/<subject_slug>/delete")
+@login_required
+def delete_subject(producer_slug: str, subject_slug: str):
+    subject = _found(services.get_subject, producer_slug, subject_slug)
+    _own(subject.producer)
+    services.delete_subject(subject, by=current_user)
+    flash(_("Deleted."), "info")
+    return redirect(url_for("producers.show", slug=producer_slug))
+
+
+@bp.post("/producers/<producer_slug>/subjects/<subject_slug>/claims")
+@login_required
+def add_claim(producer_slug: str, subject_slug: str):
+    subject = _found(services.get_subject, producer_slug, subject_slug)
+    _own(subject.producer)
+    form = ClaimForm()
+    if form.validate_on_submit():
+        try:
+            services.add_claim(subject, by=current_user, text=form.text.data, certificate=form.certificate.data)
+        except DomainError as error:
+            flash(error.message, "error")
+    else:
+        for errors in form.errors.values():
+            flash(" ".join(str(e) for e in errors), "error")
+    return redirect(url_for("stories.subject", producer_slug=producer_slug, subject_slug=subject_slug))
+
+
+@bp.post("/producers/<producer_slug>/subjects/<subject_slug>/claims/<int:claim_id>/delete")
+@login_required
+def remove_claim(producer_slug: str, subject_slug: str, claim_id: int):
+    subject = _found(services.get_subject, producer_slug, subject_slug)
+    _own(subject.producer)
+    claim = next((c for c in subject.claims if c.id == claim_id), None)
+    if claim is None:
+        abort(404)
+    services.remove_claim(claim, by=current_user)
+    return redirect(url_for("stories.subject", producer_slug=producer_slug, subject_slug=subject_slug))
+
+
+@bp.route("/producers/<producer_slug>/subjects/<subject_slug>/posts/new", methods=["GET", "POST"])
+@login_required
+def new_post(producer_slug: str, subject_slug: str):
+    subject = _found(services.get_subject, producer_slug, subject_slug)
+    _own(subject.producer)
+    form = PostForm()
+    if request.method == "GET":
+        form.happened_on.data = services.today(utcnow())
+    if form.validate_on_submit():
+        try:
+            post = services.write_post(subject, by=current_user, now=utcnow(), **_post_fields(form))
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(_("Your story is published."), "success")
+            return redirect(
+                url_for("stories.post", producer_slug=producer_slug, subject_slug=subject_slug, post_id=post.id)
+            )
+    return render_template("stories/post_form.html", form=form, subject=subject, post=None)
+
+
+@bp.get("/producers/<producer_slug>/subjects/<subject_slug>/posts/<int:post_id>")
+def post(producer_slug: str, subject_slug: str, post_id: int):
+    subject = _found(services.get_subject, producer_slug, subject_slug)
+    post = _found(services.get_post, subject, post_id)
+    return render_template("stories/post.html", subject=subject, post=post)
+
+
+@bp.route("/producers/<producer_slug>/subjects/<subject_slug>/posts/<int:post_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_post(producer_slug: str, subject_slug: str, post_id: int):
+    subject = _found(services.get_subject, producer_slug, subject_slug)
+    _own(subject.producer)
+    post = _found(services.get_post, subject, post_id)
+    form = PostForm(obj=post)
+    if form.validate_on_submit():
+        try:
+            services.edit_post(post, by=current_user, now=utcnow(), **_post_fields(form))
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(_("Saved."), "success")
+            return redirect(
+                url_for("stories.post", producer_slug=producer_slug, subject_slug=subject_slug, post_id=post.id)
+            )
+    return render_template("stories/post_form.html", form=form, subject=subject, post=post)
+
+
+@bp.post("/producers/<producer_slug>/subjects/<subject_slug>/posts/<int:post_id>/delete")
+@login_required
+def delete_post(producer_slug: str, subject_slug: str, post_id: int):
+    subject = _found(services.get_subject, producer_slug, subject_slug)
+    _own(subject.producer)
+    services.delete_post(_found(services.get_post, subject, post_id), by=current_user)
+    flash(_("Deleted."), "info")
+    return redirect(url_for("stories.subject", producer_slug=producer_slug, subject_slug=subject_slug))
+
+
+def qr_svg(url: str) -> Markup:
+    """An inline SVG QR code for `url` (vector, so it prints sharp at any size)."""
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    return Markup(image.to_string(encoding="unicode"))  # noqa: S704 (generated by qrcode, no user HTML)
+
+
+@bp.get("/producers/<producer_slug>/subjects/<subject_slug>/label")
+def label(producer_slug: str, subject_slug: str):
+    """A printable label for a box: a QR code that opens the subject's timeline."""
+    subject = _found(services.get_subject, producer_slug, subject_slug)
+    url = external_url("stories.subject", producer_slug=producer_slug, subject_slug=subject_slug)
+    return render_template("stories/label.html", subject=subject, url=url, qr=qr_svg(url))
+
+
+def _atom(title: str, page_url: str, posts) -> Response:
+    updated = max((p.edited_at or p.created_at for p in posts), default=utcnow())
+    body = render_template(
+        "stories/feed.xml", title=title, page_url=page_url, feed_url=request.url, posts=posts, updated=updated
+    )
+    return Response(body, mimetype="application/atom+xml")
+
+
+@bp.get("/stories.atom")
+def site_feed():
+    return _atom(_("New stories on farmstore"), external_url("main.home"), services.recent_posts(limit=30))
+
+
+@bp.get("/producers/<producer_slug>/stories.atom")
+def producer_feed(producer_slug: str):
+    producer = _found(get_producer, producer_slug)
+    posts = services.recent_posts(limit=30, producer_ids=[producer.id])
+    return _atom(producer.farm_name, external_url("producers.show", slug=producer.slug), posts)
+
+
+@bp.get("/villages/<village_slug>/stories.atom")
+def village_feed(village_slug: str):
+    village = _found(get_village, village_slug)
+    posts = services.recent_posts(limit=30, village_id=village.id)
+    return _atom(village.name, external_url("villages.show", slug=village.slug), posts)
