@@ -9,15 +9,20 @@ from __future__ import annotations
 import io
 import math
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from PIL import Image, ImageDraw, ImageFilter
 from sqlalchemy import func, select
 
 from farmstore.accounts.models import User
 from farmstore.accounts.services import find_user_by_email, register_user
+from farmstore.catalog.models import Product
+from farmstore.catalog.services import create_product
 from farmstore.extensions import db
 from farmstore.producers.services import create_producer
+from farmstore.regulars.services import follow
+from farmstore.stories.models import StoryPost, Subject
+from farmstore.stories.services import add_claim, create_subject, subjects_of, today, write_post
 from farmstore.villages.models import Village
 from farmstore.villages.services import create_village
 
@@ -39,6 +44,41 @@ VILLAGE = {
         "한우를 키우고, 들꽃을 말려 차를 만들고, 북쪽 밭에서 김장 배추를 기릅니다."
     ),
 }
+# A season of stories per subject: (days ago, title, body, photos).
+HANWOO_STORIES = [
+    (
+        96,
+        "봄 풀밭으로",
+        "겨우내 외양간에 있던 누렁이가 드디어 북쪽 비탈 풀밭으로 나갔습니다. 첫날은 한참을 뛰어다녔어요.",
+        2,
+    ),
+    (83, "아침 풀 뜯기", "이슬 맺힌 풀을 제일 좋아합니다. 해 뜨기 전에 나가 두 시간쯤 풀을 뜯어요.", 1),
+    (70, "예방접종 날", "수의사 선생님이 오셔서 구제역 예방접종을 했습니다. 누렁이는 얌전했어요.", 1),
+    (56, "한여름 그늘", "낮 기온이 32도. 느릅나무 그늘 아래에서 되새김질을 하며 더위를 피합니다.", 1),
+    (42, "체중 재는 날", "오늘 누렁이 체중은 **482kg**. 봄보다 38kg 늘었습니다.", 1),
+    (28, "볏짚 말리기", "겨울에 먹일 볏짚을 논에서 직접 말리고 있습니다. 농약 치지 않은 논의 볏짚입니다.", 2),
+    (14, "첫 서리", "오늘 아침 첫 서리가 내렸습니다. 풀밭 시간이 짧아지고 외양간 시간이 길어집니다.", 1),
+    (3, "겨울 준비", "외양간 바닥에 왕겨를 새로 깔았습니다. 누렁이가 제일 먼저 드러누웠어요.", 1),
+]
+TEA_STORIES = [
+    (90, "구절초 싹", "뒷산 구절초 밭에 새싹이 올라왔습니다. 올해는 비가 넉넉해서 잘 자랄 것 같아요.", 1),
+    (75, "풀 매기", "손녀와 함께 하루 종일 풀을 맸습니다. 약은 치지 않으니 손으로 합니다.", 1),
+    (60, "꽃봉오리", "구절초 꽃봉오리가 맺혔습니다. 9월 말이면 하얗게 필 거예요.", 1),
+    (40, "첫 꽃", "밭이 하얗게 변했습니다. 벌이 제일 먼저 알고 찾아왔어요.", 2),
+    (30, "꽃 따기", "이슬이 마른 오전에만 땁니다. 한 바구니에 세 시간이 걸립니다.", 1),
+    (21, "그늘에 말리기", "딴 꽃은 그늘에서 사흘을 말립니다. 햇볕에 말리면 향이 날아가요.", 1),
+    (10, "덖기", "가마솥에 아홉 번 덖고 아홉 번 식힙니다. 할머니 손이 제일 바쁜 날입니다.", 1),
+]
+CABBAGE_STORIES = [
+    (92, "모종 심기", "고랭지 북쪽 밭에 배추 모종 6,000포기를 심었습니다. 마을 분들이 함께 해 주셨어요.", 2),
+    (80, "첫 비", "심고 나서 딱 좋은 때에 비가 왔습니다. 모종이 자리를 잘 잡았어요.", 1),
+    (66, "벌레와의 씨름", "약 대신 한랭사를 덮어 배추흰나비를 막고 있습니다. 손이 많이 가지만 이게 맞습니다.", 1),
+    (50, "결구 시작", "배추 속이 차기 시작했습니다. 이제부터 물 관리가 제일 중요해요.", 1),
+    (35, "밭 한가운데에서", "바람이 선선해지니 배추가 하루가 다르게 큽니다.", 2),
+    (20, "묶어 주기", "서리 오기 전에 배추를 하나하나 묶어 줬습니다. 속이 얼지 않게요.", 1),
+    (6, "수확 준비", "다음 주면 수확합니다. 공동구매하신 분들께 곧 연락드릴게요.", 1),
+]
+
 PRODUCERS = [
     {
         "email": "hanwoo@farmstore.example",
@@ -51,6 +91,46 @@ PRODUCERS = [
             "- 봄부터 가을까지 **방목**\n- 겨울에는 직접 말린 볏짚과 옥수수\n- 항생제 없이 키웁니다\n\n"
             "송아지가 태어나는 날부터 이야기를 올립니다."
         ),
+        "subjects": [
+            {
+                "kind": "animal",
+                "name": "누렁이",
+                "born_days_ago": 980,
+                "breed": "한우 (암소)",
+                "location": "북쪽 비탈 풀밭",
+                "scene": "pasture",
+                "stories": HANWOO_STORIES,
+                "description": "2024년 봄에 태어난 암소입니다. 풀을 제일 좋아하고 사람을 잘 따릅니다.",
+                "claims": [("풀 먹여 키움", True), ("무항생제", True)],
+            },
+            {
+                "kind": "herd",
+                "name": "느릅골 한우 무리",
+                "born_days_ago": None,
+                "breed": "한우",
+                "location": "느릅골 외양간과 풀밭",
+                "scene": "pasture",
+                "stories": HANWOO_STORIES[::3],
+                "description": "마흔두 마리 한우 무리입니다.",
+                "claims": [("방목", False)],
+            },
+        ],
+        "products": [
+            {
+                "name": "한우 정육 선물세트",
+                "unit": "2kg 1상자",
+                "category": "meat",
+                "subjects": ["누렁이", "느릅골 한우 무리"],
+                "description": "등심, 안심, 채끝을 500g씩 나눠 담았습니다. 진공 포장, 냉장 배송.",
+            },
+            {
+                "name": "한우 1/16 지분",
+                "unit": "1/16 지분 (약 18kg)",
+                "category": "meat",
+                "subjects": ["느릅골 한우 무리"],
+                "description": "한 마리를 열여섯 집이 나눕니다. 부위가 고루 섞여 갑니다.",
+            },
+        ],
     },
     {
         "email": "tea@farmstore.example",
@@ -62,6 +142,28 @@ PRODUCERS = [
             "마을 뒷산에서 들꽃을 따서 그늘에 말려 차를 만듭니다. 구절초, 산국, 목련꽃차.\n\n"
             "한 송이 한 송이 손으로 덖습니다. 손녀가 사진을 찍어 줍니다."
         ),
+        "subjects": [
+            {
+                "kind": "field",
+                "name": "뒷산 구절초 밭",
+                "born_days_ago": 1400,
+                "breed": "구절초",
+                "location": "마을 뒷산 남쪽 비탈",
+                "scene": "tea",
+                "stories": TEA_STORIES,
+                "description": "할머니가 십 년째 가꾸는 구절초 밭입니다.",
+                "claims": [("무농약", True)],
+            },
+        ],
+        "products": [
+            {
+                "name": "구절초차",
+                "unit": "30g 1통",
+                "category": "tea",
+                "subjects": ["뒷산 구절초 밭"],
+                "description": "가마솥에 아홉 번 덖은 구절초 꽃차. 한 송이에 뜨거운 물 한 잔.",
+            },
+        ],
     },
     {
         "email": "cabbage@farmstore.example",
@@ -74,11 +176,40 @@ PRODUCERS = [
             "올해는 밭 하나를 통째로 도시 이웃들과 **공동구매**로 나누려 합니다. "
             "심는 날부터 수확까지 밭 이야기를 전합니다."
         ),
+        "subjects": [
+            {
+                "kind": "field",
+                "name": "북쪽 밭",
+                "born_days_ago": 95,
+                "breed": "배추 (불암3호)",
+                "location": "마을 북쪽 고랭지, 해발 650m",
+                "scene": "cabbage",
+                "stories": CABBAGE_STORIES,
+                "description": "3,000평 고랭지 배추밭입니다. 올해는 밭 하나를 통째로 이웃들과 나눕니다.",
+                "claims": [("무농약", True), ("고랭지 재배", False)],
+            },
+        ],
+        "products": [
+            {
+                "name": "김장 배추",
+                "unit": "3포기 1망",
+                "category": "vegetables",
+                "subjects": ["북쪽 밭"],
+                "description": "속이 꽉 찬 고랭지 배추 세 포기.",
+            },
+            {
+                "name": "배추김치",
+                "unit": "5kg",
+                "category": "preserves",
+                "subjects": ["북쪽 밭"],
+                "description": "북쪽 밭 배추로 마을 어머니들이 담근 김치.",
+            },
+        ],
     },
 ]
 
 
-def paint(scene: str, seed: int, size: tuple[int, int] = (1200, 800)) -> bytes:
+def paint(scene: str, seed: int, size: tuple[int, int] = (960, 640)) -> bytes:
     """A simple painted landscape (JPEG bytes) for a demo photo."""
     rng = random.Random(seed)
     width, height = size
@@ -99,6 +230,8 @@ def paint(scene: str, seed: int, size: tuple[int, int] = (1200, 800)) -> bytes:
             points.append((x, base - 60 * math.sin(x / (180 + layer * 60) + seed + layer) - rng.randint(0, 15)))
         points.append((width, height))
         draw.polygon(points, fill=colour)
+    if scene == "paper":
+        return _paper(seed)
     ground = {"pasture": (110, 160, 70), "tea": (150, 170, 90), "cabbage": (120, 90, 60)}[scene]
     draw.rectangle([0, int(height * 0.62), width, height], fill=ground)
     if scene == "pasture":
@@ -121,6 +254,20 @@ def paint(scene: str, seed: int, size: tuple[int, int] = (1200, 800)) -> bytes:
             for x in range(30, width, 90):
                 draw.ellipse([x, y, x + 70, y + 40], fill=(150 + rng.randint(-15, 15), 200, 110))
     image = image.filter(ImageFilter.SMOOTH)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def _paper(seed: int) -> bytes:
+    """A certificate-looking sheet: a border, lines of "text" and a red seal."""
+    image = Image.new("RGB", (800, 1100), (252, 250, 240))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([40, 40, 760, 1060], outline=(120, 100, 60), width=8)
+    for row in range(14):
+        y = 220 + row * 48
+        draw.rectangle([110, y, 110 + 560 - (row * 37 + seed * 13) % 240, y + 14], fill=(90, 90, 90))
+    draw.ellipse([540, 860, 700, 1020], outline=(200, 40, 40), width=10)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)
     return out.getvalue()
@@ -160,7 +307,54 @@ def seed(*, now: datetime) -> dict[str, int]:
                 photo=paint(spec["scene"], index + 1),
                 now=now,
             )
+        producer = user.producer
+        if not subjects_of(producer):
+            _seed_stories(producer, spec, index, now)
+    _seed_follows(now)
     return {
         "users": db.session.scalar(select(func.count()).select_from(User)),
         "villages": db.session.scalar(select(func.count()).select_from(Village)),
+        "subjects": db.session.scalar(select(func.count()).select_from(Subject)),
+        "stories": db.session.scalar(select(func.count()).select_from(StoryPost)),
+        "products": db.session.scalar(select(func.count()).select_from(Product)),
     }
+
+
+def _seed_stories(producer, spec: dict, index: int, now: datetime) -> None:
+    """A producer's subjects with a season of dated stories, claims and products."""
+    owner = producer.user
+    by_name = {}
+    for n, item in enumerate(spec["subjects"]):
+        seed_base = (index + 1) * 100 + n * 20
+        born = today(now) - timedelta(days=item["born_days_ago"]) if item["born_days_ago"] else None
+        subject = create_subject(
+            producer=producer, by=owner, kind=item["kind"], name=item["name"], started_on=born,
+            breed=item["breed"], location=item["location"], description=item["description"],
+            cover=paint(item["scene"], seed_base), now=now,
+        )  # fmt: skip
+        for claim_number, (text, with_certificate) in enumerate(item["claims"]):
+            certificate = _paper(seed_base + claim_number) if with_certificate else None
+            add_claim(subject, by=owner, text=text, certificate=certificate)
+        for days_ago, title, body, photo_count in item["stories"]:
+            photos = [paint(item["scene"], seed_base + days_ago + k) for k in range(photo_count)]
+            write_post(
+                subject, by=owner, happened_on=today(now) - timedelta(days=days_ago), title=title, body=body,
+                photos=photos, now=now - timedelta(days=days_ago),
+            )  # fmt: skip
+        by_name[item["name"]] = subject
+    for n, item in enumerate(spec["products"]):
+        subject_ids = [by_name[name].id for name in item["subjects"]]
+        scene = spec["subjects"][0]["scene"]
+        create_product(
+            producer=producer, by=owner, name=item["name"], unit=item["unit"], category=item["category"],
+            description=item["description"], subject_ids=subject_ids, photos=[paint(scene, 900 + index * 10 + n)],
+            now=now,
+        )  # fmt: skip
+
+
+def _seed_follows(now: datetime) -> None:
+    """The first buyers are regulars of the hanwoo farm and the cabbage field."""
+    for email, _name in BUYERS[:3]:
+        buyer = find_user_by_email(email)
+        for spec in (PRODUCERS[0], PRODUCERS[2]):
+            follow(user=buyer, producer=find_user_by_email(spec["email"]).producer, now=now)
