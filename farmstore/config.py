@@ -81,8 +81,12 @@ def load_settings(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "PREFERRED_URL_SCHEME": "https" if production else "http",
-        # Where links in emails sent from the CLI point (inside a request, the request's host).
+        # Links in emails and on printed labels always point here, never at the request's Host.
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        # Host names this site answers to (comma-separated); unset accepts any Host header.
+        "TRUSTED_HOSTS": [h.strip() for h in os.environ["TRUSTED_HOSTS"].split(",")]
+        if os.environ.get("TRUSTED_HOSTS")
+        else None,
         # Mail: SMTP when SMTP_HOST is set, otherwise .eml files under instance/mail/.
         "MAIL_BACKEND": "smtp" if smtp_host else "file",
         "SMTP_HOST": smtp_host,

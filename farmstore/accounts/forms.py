@@ -2,11 +2,13 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from farmstore.accounts.models import DISPLAY_NAME_MAX
+
 EMAIL_LENGTH = Length(max=254)
-NAME_LENGTH = Length(max=60)
+NAME_LENGTH = Length(max=DISPLAY_NAME_MAX)
 PASSWORD_LENGTH = Length(max=128)
 
 
@@ -39,5 +41,9 @@ class SettingsForm(FlaskForm):
     display_name = StringField(_l("Your name"), validators=[DataRequired(), NAME_LENGTH])
     locale = SelectField(
         _l("Language"),
-        choices=[("", _l("Automatic (from your browser)")), ("ko", "한국어"), ("en", "English")],
+        choices=[
+            SelectChoice("", _l("Automatic (from your browser)")),
+            SelectChoice("ko", "한국어"),
+            SelectChoice("en", "English"),
+        ],
     )

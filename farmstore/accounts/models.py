@@ -15,6 +15,8 @@ from farmstore.timeutil import UTCDateTime, utcnow
 if TYPE_CHECKING:
     from farmstore.producers.models import Producer
 
+DISPLAY_NAME_MAX = 60
+
 
 class User(UserMixin, db.Model):
     """A person with an account. Every account can buy; a producer profile makes it a
@@ -24,7 +26,7 @@ class User(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    display_name: Mapped[str] = mapped_column(String(60))
+    display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_MAX))
     password_hash: Mapped[str] = mapped_column(String(255))
     locale: Mapped[str | None] = mapped_column(String(8))
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)

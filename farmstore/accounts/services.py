@@ -12,7 +12,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from farmstore.accounts.models import User
+from farmstore.accounts.models import DISPLAY_NAME_MAX, User
 from farmstore.accounts.passwords import check_strength, hash_password, needs_rehash, verify_password
 from farmstore.errors import DomainError
 from farmstore.extensions import db
@@ -20,6 +20,7 @@ from farmstore.notifications.services import queue_email
 from farmstore.urls import external_url
 
 RESET_SALT = "farmstore.password-reset"
+_UNKNOWN_ACCOUNT_HASH = hash_password("no account has this password")
 
 
 def normalise_email(email: str, *, field: str = "email") -> str:
@@ -31,6 +32,17 @@ def normalise_email(email: str, *, field: str = "email") -> str:
     return valid.normalized.lower()
 
 
+def clean_display_name(display_name: str) -> str:
+    """The name trimmed of surrounding spaces; it must not be blank nor longer than the column,
+    which PostgreSQL would refuse with an error and SQLite would silently store."""
+    display_name = display_name.strip()
+    if not display_name:
+        raise DomainError(_l("Tell us what to call you."), field="display_name")
+    if len(display_name) > DISPLAY_NAME_MAX:
+        raise DomainError(_l("Use at most %(n)d characters.", n=DISPLAY_NAME_MAX), field="display_name")
+    return display_name
+
+
 def find_user_by_email(email: str) -> User | None:
     """The account with this email, whatever its case."""
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
@@ -39,9 +51,7 @@ def find_user_by_email(email: str) -> User | None:
 def register_user(*, email: str, password: str, display_name: str, locale: str | None, now: datetime) -> User:
     """Create an account. Emails are unique (case-insensitive); passwords must be strong."""
     email = normalise_email(email)
-    display_name = display_name.strip()
-    if not display_name:
-        raise DomainError(_l("Tell us what to call you."), field="display_name")
+    display_name = clean_display_name(display_name)
     check_strength(password, user_inputs=[email, email.split("@")[0], display_name])
     if find_user_by_email(email) is not None:
         raise DomainError(_l("An account with this email already exists. Try signing in."), field="email")
@@ -66,7 +76,10 @@ def authenticate(*, email: str, password: str, now: datetime) -> User:
     """The account whose email and password match; one message for every failure so a
     stranger cannot learn which emails have accounts."""
     user = find_user_by_email(email)
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    if user is None:
+        verify_password(_UNKNOWN_ACCOUNT_HASH, password)  # same cost as a real check: no timing leak
+        raise DomainError(_l("Email or password is incorrect."), field="password")
+    if not user.is_active or not verify_password(user.password_hash, password):
         raise DomainError(_l("Email or password is incorrect."), field="password")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -110,7 +123,9 @@ def request_password_reset(*, email: str, now: datetime) -> None:
         return
     link = external_url("accounts.reset_password", token=make_reset_token(user))
     minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
-    queue_email(to=user.email, template="password_reset", locale=user.locale, user=user, link=link, minutes=minutes)
+    queue_email(
+        to=user.email, template="password_reset", locale=user.locale, now=now, user=user, link=link, minutes=minutes
+    )
     db.session.commit()
 
 
@@ -124,7 +139,7 @@ def user_for_reset_token(token: str) -> User:
     except BadSignature:
         raise DomainError(_l("This reset link is not valid. Ask for a new one.")) from None
     user = db.session.get(User, data.get("uid")) if isinstance(data, dict) else None
-    if user is None or data.get("pw") != _password_fingerprint(user):
+    if user is None or not user.is_active or data.get("pw") != _password_fingerprint(user):
         raise DomainError(_l("This reset link has already been used. Ask for a new one."))
     return user
 
@@ -140,10 +155,7 @@ def reset_password(*, token: str, new_password: str, now: datetime) -> User:
 
 def update_settings(user: User, *, display_name: str, locale: str | None) -> None:
     """Change what we call the person and the language they read us in."""
-    display_name = display_name.strip()
-    if not display_name:
-        raise DomainError(_l("Tell us what to call you."), field="display_name")
-    user.display_name = display_name
+    user.display_name = clean_display_name(display_name)
     user.locale = locale if locale in current_app.config["LANGUAGES"] else None
     db.session.commit()
 

@@ -23,9 +23,11 @@ from farmstore.timeutil import utcnow
 
 
 def safe_next(default: str = "main.home") -> str:
-    """The `next` target if it stays on this site, else `default`."""
+    """The `next` target if it stays on this site, else `default`. Browsers drop tabs and
+    newlines from URLs and read a backslash as a slash, so "/\\t/evil.example" would leave
+    the site: a target with any of them is refused (a newline would also break the header)."""
     target = request.args.get("next") or request.form.get("next") or ""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if target.startswith("/") and not target.startswith("//") and target.isprintable() and "\\" not in target:
         return target
     return url_for(default)
 

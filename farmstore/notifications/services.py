@@ -17,14 +17,20 @@ STALE_SENDING_AFTER = timedelta(minutes=15)
 MAX_BACKOFF = timedelta(hours=6)
 
 
-def queue_email(*, to: str, template: str, locale: str | None, **context) -> OutboxMessage:
+def queue_email(*, to: str, template: str, locale: str | None, now: datetime, **context) -> OutboxMessage:
     """Render `templates/emails/<template>.txt` in the recipient's language (its first line is
     the subject) and add it to the outbox. The caller's transaction commits it, so the email
     exists exactly when the event that caused it does."""
     with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
         rendered = render_template(f"emails/{template}.txt", **context)
     subject, _, body = rendered.strip().partition("\n")
-    message = OutboxMessage(to_address=to, subject=subject.strip()[:200], body_text=body.strip() + "\n")
+    message = OutboxMessage(
+        to_address=to,
+        subject=subject.strip()[:200],
+        body_text=body.strip() + "\n",
+        created_at=now,
+        next_attempt_at=now,
+    )
     db.session.add(message)
     return message
 
