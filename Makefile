@@ -47,11 +47,12 @@ extract-messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs='.* instance' --no-location --sort-output -o farmstore/translations/messages.pot . >/dev/null
 	$(BIN)/pybabel update --no-fuzzy-matching -i farmstore/translations/messages.pot -d farmstore/translations
 
+## chromium: Debian's browser for the Playwright tests, and a Korean font so screenshots show Hangul
 chromium:
-	@test -x /usr/bin/chromium || { \
-	  echo "Installing Debian's chromium for the browser tests"; \
+	@{ test -x /usr/bin/chromium && test -d /usr/share/fonts/truetype/nanum; } || { \
+	  echo "Installing Debian's chromium and fonts-nanum for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-nanum >/dev/null; }
 
 lint: install-dev
 	$(BIN)/ruff check .
