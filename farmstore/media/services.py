@@ -95,10 +95,9 @@ def save_photo(upload, *, uploaded_by=None, alt: str = "", field: str = "photo")
         uploaded_by_id=uploaded_by.id if uploaded_by is not None else None,
     )
     storage = get_storage()
-    for name, width in SIZES.items():
-        rendition = image.copy()
-        if rendition.width > width:
-            rendition.thumbnail((width, width * 10), Image.Resampling.LANCZOS)
+    for name in SIZES:
+        size = photo.size(name)  # exactly what the <img> tag will announce
+        rendition = image if size == image.size else image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
         storage.put(photo.path(name), encode_jpeg(rendition))
     db.session.add(photo)
     return photo

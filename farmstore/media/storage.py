@@ -12,6 +12,8 @@ from flask import current_app
 
 
 class Storage(Protocol):
+    """Where photo renditions are kept, addressed by relative paths."""
+
     def put(self, path: str, data: bytes) -> None: ...
     def get(self, path: str) -> bytes | None: ...
     def delete(self, path: str) -> None: ...
@@ -21,29 +23,38 @@ class LocalStorage:
     """Files under a root folder, written atomically (temp file + rename)."""
 
     def __init__(self, root: str | os.PathLike):
+        """Store files under `root`."""
         self.root = Path(root)
 
     def _resolve(self, path: str) -> Path:
+        """The absolute file for `path`; ValueError if it would leave the root."""
         full = (self.root / path).resolve()
         if self.root.resolve() not in full.parents:
             raise ValueError("path escapes the storage root")
         return full
 
     def put(self, path: str, data: bytes) -> None:
+        """Write `data` at `path`, replacing any file there in one step."""
         full = self._resolve(path)
         full.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=full.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, full)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, full)
+        except BaseException:  # a full disk or an interrupt must not leave a partial file behind
+            os.unlink(tmp)
+            raise
 
     def get(self, path: str) -> bytes | None:
+        """The bytes at `path`, or None when there is no such file (or it is outside the root)."""
         try:
             return self._resolve(path).read_bytes()
         except (FileNotFoundError, ValueError):
             return None
 
     def delete(self, path: str) -> None:
+        """Remove the file at `path` if it exists."""
         self._resolve(path).unlink(missing_ok=True)
 
 

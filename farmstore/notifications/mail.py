@@ -39,9 +39,20 @@ def send_email(email: EmailMessage, config) -> None:
         client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
     else:
         client = smtplib.SMTP(host, port, timeout=timeout)
-    with client:
+    try:
         if security == "starttls":
             client.starttls(context=ssl.create_default_context())
         if config["SMTP_USERNAME"]:
             client.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"] or "")
         client.send_message(email)
+    finally:
+        _hang_up(client)
+
+
+def _hang_up(client: smtplib.SMTP) -> None:
+    """Close the connection. A failed QUIT is not an error: once the server has accepted the
+    message, raising here would make the outbox send it again."""
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()

@@ -42,6 +42,8 @@ def backoff(attempts: int) -> timedelta:
 
 @dataclass
 class DeliveryReport:
+    """What one delivery run did: sent, will retry, gave up, found interrupted."""
+
     sent: int = 0
     retried: int = 0
     failed: int = 0

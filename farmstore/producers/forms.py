@@ -6,10 +6,13 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from farmstore.forms import photo_field
+from farmstore.producers.models import CONTACT_MAX_LENGTH, FARM_NAME_MAX_LENGTH
 
 
 class ProducerForm(FlaskForm):
-    farm_name = StringField(_l("Farm name"), validators=[DataRequired(), Length(max=80)])
+    """A producer creates or edits their profile."""
+
+    farm_name = StringField(_l("Farm name"), validators=[DataRequired(), Length(max=FARM_NAME_MAX_LENGTH)])
     village_id = SelectField(_l("Village"), coerce=int, validate_choice=False)
     about = TextAreaField(
         _l("About your farm"),
@@ -18,7 +21,7 @@ class ProducerForm(FlaskForm):
     )
     contact = StringField(
         _l("How buyers can reach you"),
-        validators=[Length(max=200)],
+        validators=[Length(max=CONTACT_MAX_LENGTH)],
         description=_l("For example a phone number, KakaoTalk ID or opening hours."),
     )
     photo = photo_field(_l("Photo of you or your farm"))

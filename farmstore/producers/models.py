@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from farmstore.media.models import Photo
     from farmstore.villages.models import Village
 
+FARM_NAME_MAX_LENGTH = 80
+CONTACT_MAX_LENGTH = 200
+
 
 class Producer(db.Model):
     """A farm, fishery or maker, owned by exactly one account and belonging to one village.
@@ -27,9 +30,9 @@ class Producer(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
-    farm_name: Mapped[str] = mapped_column(String(80))
+    farm_name: Mapped[str] = mapped_column(String(FARM_NAME_MAX_LENGTH))
     about: Mapped[str] = mapped_column(Text, default="")
-    contact: Mapped[str] = mapped_column(String(200), default="")
+    contact: Mapped[str] = mapped_column(String(CONTACT_MAX_LENGTH), default="")
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

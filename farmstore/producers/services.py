@@ -12,19 +12,24 @@ from sqlalchemy.orm import selectinload
 from farmstore.errors import DomainError, NotAllowed, NotFound
 from farmstore.extensions import db
 from farmstore.media.services import save_photo
-from farmstore.producers.models import Producer
+from farmstore.producers.models import CONTACT_MAX_LENGTH, FARM_NAME_MAX_LENGTH, Producer
 from farmstore.text import unique_slug
 from farmstore.villages.models import Village
 
 
-def _checked(*, farm_name: str, village_id: int | None) -> tuple[str, Village]:
-    farm_name = farm_name.strip()
+def _checked(*, farm_name: str, village_id: int | None, contact: str) -> tuple[str, Village, str]:
+    """The trimmed farm name, the chosen village and the trimmed contact, once all are acceptable."""
+    farm_name, contact = farm_name.strip(), contact.strip()
     if not farm_name:
         raise DomainError(_l("Give your farm a name."), field="farm_name")
+    if len(farm_name) > FARM_NAME_MAX_LENGTH:
+        raise DomainError(_l("Use at most %(n)d characters.", n=FARM_NAME_MAX_LENGTH), field="farm_name")
+    if len(contact) > CONTACT_MAX_LENGTH:
+        raise DomainError(_l("Use at most %(n)d characters.", n=CONTACT_MAX_LENGTH), field="contact")
     village = db.session.get(Village, village_id) if village_id else None
     if village is None:
         raise DomainError(_l("Choose your village from the list."), field="village_id")
-    return farm_name, village
+    return farm_name, village, contact
 
 
 def create_producer(
@@ -33,13 +38,13 @@ def create_producer(
     """Turn an account into a producer. One profile per account."""
     if user.producer is not None:
         raise DomainError(_l("You already have a producer profile."))
-    farm_name, village = _checked(farm_name=farm_name, village_id=village_id)
+    farm_name, village, contact = _checked(farm_name=farm_name, village_id=village_id, contact=contact)
+    # The photo is checked before the profile exists: a refused photo must not leave `user.producer` set.
+    saved_photo = save_photo(photo, uploaded_by=user, alt=farm_name) if photo else None
     producer = Producer(
         user=user, village=village, farm_name=farm_name, slug=unique_slug(Producer, farm_name),
-        about=about.strip(), contact=contact.strip(), created_at=now, updated_at=now,
+        about=about.strip(), contact=contact, photo=saved_photo, created_at=now, updated_at=now,
     )  # fmt: skip
-    if photo:
-        producer.photo = save_photo(photo, uploaded_by=user, alt=farm_name)
     db.session.add(producer)
     try:
         db.session.commit()
@@ -55,11 +60,11 @@ def update_producer(
     """The owner edits their profile; anyone else is refused. The slug (shared URL) is kept."""
     if not producer.is_owned_by(by):
         raise NotAllowed(_l("Only the producer can edit this profile."))
-    farm_name, village = _checked(farm_name=farm_name, village_id=village_id)
+    farm_name, village, contact = _checked(farm_name=farm_name, village_id=village_id, contact=contact)
     if photo:
         producer.photo = save_photo(photo, uploaded_by=by, alt=farm_name)
     producer.farm_name, producer.village = farm_name, village
-    producer.about, producer.contact = about.strip(), contact.strip()
+    producer.about, producer.contact = about.strip(), contact
     db.session.commit()
     return producer
 

@@ -43,6 +43,7 @@ def _fields(form: ProducerForm) -> dict:
 
 @bp.get("/producers/<slug>")
 def show(slug: str):
+    """A producer's public page."""
     try:
         producer = services.get_producer(slug)
     except NotFound:
@@ -61,6 +62,7 @@ def show(slug: str):
 @bp.route("/producers/new", methods=["GET", "POST"])
 @login_required
 def create():
+    """An account becomes a producer; one that already is goes to its edit page."""
     if current_user.producer is not None:
         return redirect(url_for("producers.edit", slug=current_user.producer.slug))
     form = _producer_form()
@@ -78,6 +80,7 @@ def create():
 @bp.route("/producers/<slug>/edit", methods=["GET", "POST"])
 @login_required
 def edit(slug: str):
+    """The owner edits their profile; anyone else gets 403."""
     try:
         producer = services.get_producer(slug)
     except NotFound:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from farmstore.media.models import Photo
     from farmstore.producers.models import Producer
 
+NAME_MAX_LENGTH = 80
+
 
 class Village(db.Model):
     """A rural community or a market: where producers belong, the unit an evangelist adopts.
@@ -29,7 +31,7 @@ class Village(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
-    name: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     region: Mapped[str] = mapped_column(String(20), index=True)
     kind: Mapped[str] = mapped_column(String(10), default="village")
     description: Mapped[str] = mapped_column(Text, default="")
@@ -41,8 +43,10 @@ class Village(db.Model):
 
     @property
     def region_label(self) -> str:
+        """The region's name in the current language."""
         return str(REGIONS.get(self.region, self.region))
 
     @property
     def kind_label(self) -> str:
+        """The kind ("Village" or "Market") in the current language."""
         return str(VILLAGE_KINDS.get(self.kind, self.kind))

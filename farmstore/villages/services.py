@@ -13,19 +13,23 @@ from farmstore.extensions import db
 from farmstore.media.services import save_photo
 from farmstore.producers.models import Producer
 from farmstore.text import unique_slug
-from farmstore.villages.models import Village
+from farmstore.villages.models import NAME_MAX_LENGTH, Village
 from farmstore.villages.regions import REGIONS, VILLAGE_KINDS
 
 
 def _require_operator(user) -> None:
+    """Refuse anyone who is not an operator."""
     if user is None or not getattr(user, "is_operator", False):
         raise NotAllowed(_l("Only operators can manage villages."))
 
 
 def _check(name: str, region: str, kind: str) -> str:
+    """The trimmed name, once name, region and kind are all acceptable."""
     name = name.strip()
     if not name:
         raise DomainError(_l("Give the village a name."), field="name")
+    if len(name) > NAME_MAX_LENGTH:
+        raise DomainError(_l("Use at most %(n)d characters.", n=NAME_MAX_LENGTH), field="name")
     if region not in REGIONS:
         raise DomainError(_l("Choose a region from the list."), field="region")
     if kind not in VILLAGE_KINDS:

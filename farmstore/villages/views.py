@@ -18,11 +18,13 @@ VILLAGE_STORIES = 6
 
 
 def _operator_only() -> None:
+    """Stop anyone who is not an operator with 403."""
     if not current_user.is_operator:
         abort(403)
 
 
 def _village_or_404(slug: str):
+    """The village at `slug`, or 404."""
     try:
         return services.get_village(slug)
     except NotFound:
@@ -31,6 +33,7 @@ def _village_or_404(slug: str):
 
 @bp.get("/villages")
 def index():
+    """Every village and market, optionally in one region (`?region=gangwon`)."""
     region = request.args.get("region") if request.args.get("region") in REGIONS else None
     return render_template(
         "villages/index.html", villages=services.list_villages(region), region=region, regions=REGIONS
@@ -39,6 +42,7 @@ def index():
 
 @bp.get("/villages/<slug>")
 def show(slug: str):
+    """A village with its producers."""
     village = _village_or_404(slug)
     stories = recent_posts(limit=VILLAGE_STORIES, village_id=village.id)
     return render_template("villages/show.html", village=village, stories=stories)
@@ -47,6 +51,7 @@ def show(slug: str):
 @bp.route("/villages/new", methods=["GET", "POST"])
 @login_required
 def create():
+    """Operators add a village or market."""
     _operator_only()
     form = VillageForm()
     if form.validate_on_submit():
@@ -63,6 +68,7 @@ def create():
 @bp.route("/villages/<slug>/edit", methods=["GET", "POST"])
 @login_required
 def edit(slug: str):
+    """Operators edit a village; its URL stays the same."""
     _operator_only()
     village = _village_or_404(slug)
     form = VillageForm(obj=village)
@@ -78,6 +84,7 @@ def edit(slug: str):
 
 
 def _fields(form: VillageForm) -> dict:
+    """The service's keyword arguments from a validated form."""
     return {
         "name": form.name.data,
         "region": form.region.data,
