@@ -72,7 +72,7 @@ class Mailbox:
     messages: list[EmailMessage] = field(default_factory=list)
     port: int = 0
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 

@@ -41,7 +41,9 @@ def make_village(name: str | None = None, *, region: str = "gangwon", kind: str 
     return village
 
 
-def make_producer(user: User | None = None, village: Village | None = None, *, farm_name: str | None = None) -> Producer:
+def make_producer(
+    user: User | None = None, village: Village | None = None, *, farm_name: str | None = None
+) -> Producer:
     farm_name = farm_name or f"느릅골 농장 {next(_numbers)}"
     producer = Producer(
         user=user or make_user(),

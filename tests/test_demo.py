@@ -12,7 +12,10 @@ from farmstore.villages.models import Village
 
 
 def _counts() -> dict[str, int]:
-    return {model.__name__: db.session.scalar(select(func.count()).select_from(model)) for model in (User, Village, Producer, Photo)}
+    return {
+        model.__name__: db.session.scalar(select(func.count()).select_from(model))
+        for model in (User, Village, Producer, Photo)
+    }
 
 
 def test_seed_demo_builds_a_village_with_three_producers(app, runner, client):
