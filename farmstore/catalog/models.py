@@ -28,6 +28,9 @@ CATEGORIES = {
     "dairy_eggs": _l("Dairy and eggs"),
     "preserves": _l("Kimchi and preserves"),
 }
+NAME_MAX_LENGTH = 80
+UNIT_MAX_LENGTH = 30
+DESCRIPTION_MAX_LENGTH = 10_000
 
 product_subjects = Table(
     "product_subjects",
@@ -50,8 +53,8 @@ class Product(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     producer_id: Mapped[int] = mapped_column(ForeignKey("producers.id", ondelete="CASCADE"), index=True)
     slug: Mapped[str] = mapped_column(String(80))
-    name: Mapped[str] = mapped_column(String(80))
-    unit: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    unit: Mapped[str] = mapped_column(String(UNIT_MAX_LENGTH))
     category: Mapped[str] = mapped_column(String(16), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -65,10 +68,12 @@ class Product(db.Model):
 
     @property
     def category_label(self) -> str:
+        """The category's name in the current language."""
         return str(CATEGORIES.get(self.category, self.category))
 
     @property
     def cover_photo(self) -> Photo | None:
+        """The first photo, shown on cards and link previews."""
         return self.photos[0].photo if self.photos else None
 
 

@@ -8,7 +8,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from farmstore.catalog.models import CATEGORIES, Product, ProductPhoto, product_subjects
+from farmstore.catalog.models import (
+    CATEGORIES,
+    DESCRIPTION_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    UNIT_MAX_LENGTH,
+    Product,
+    ProductPhoto,
+    product_subjects,
+)
 from farmstore.errors import DomainError, NotFound
 from farmstore.extensions import db
 from farmstore.media.services import delete_photo_files, save_photos
@@ -23,19 +31,32 @@ MAX_PHOTOS = 8
 PER_PAGE = 12
 
 
-def _checked(producer: Producer, *, name: str, unit: str, category: str, subject_ids) -> tuple[str, str, list[Subject]]:
-    name, unit = name.strip(), unit.strip()
+def _too_long(value: str, limit: int, field: str) -> None:
+    """Refuse `value` when it has more than `limit` characters (the column would not hold it)."""
+    if len(value) > limit:
+        raise DomainError(_l("Use at most %(n)d characters.", n=limit), field=field)
+
+
+def _checked(
+    producer: Producer, *, name: str, unit: str, category: str, description: str, subject_ids
+) -> tuple[str, str, str, list[Subject]]:
+    """The trimmed name, unit and description and the chosen subjects, once all are acceptable:
+    every subject must be one of the producer's own."""
+    name, unit, description = name.strip(), unit.strip(), description.strip()
     if not name:
         raise DomainError(_l("Give the product a name."), field="name")
+    _too_long(name, NAME_MAX_LENGTH, "name")
     if not unit:
         raise DomainError(_l("Say what one unit is: a box, a kg, a share."), field="unit")
+    _too_long(unit, UNIT_MAX_LENGTH, "unit")
+    _too_long(description, DESCRIPTION_MAX_LENGTH, "description")
     if category not in CATEGORIES:
         raise DomainError(_l("Choose a category from the list."), field="category")
     ids = {int(i) for i in subject_ids or []}
     subjects = list(db.session.scalars(select(Subject).where(Subject.id.in_(ids)))) if ids else []
     if len(subjects) != len(ids) or any(s.producer_id != producer.id for s in subjects):
         raise DomainError(_l("Choose only your own animals and fields."), field="subject_ids")
-    return name, unit, subjects
+    return name, unit, description, subjects
 
 
 def create_product(
@@ -44,10 +65,12 @@ def create_product(
 ) -> Product:  # fmt: skip
     """A producer lists a product, tied to the subjects it comes from."""
     require_owner(producer, by)
-    name, unit, subjects = _checked(producer, name=name, unit=unit, category=category, subject_ids=subject_ids)
+    name, unit, description, subjects = _checked(
+        producer, name=name, unit=unit, category=category, description=description, subject_ids=subject_ids
+    )
     saved = save_photos(photos, uploaded_by=by, alt=name, limit=MAX_PHOTOS)
     product = Product(
-        producer=producer, name=name, unit=unit, category=category, description=description.strip(),
+        producer=producer, name=name, unit=unit, category=category, description=description,
         subjects=subjects, created_at=now, updated_at=now,
         slug=unique_slug(Product, name, scope=Product.producer_id == producer.id),
     )  # fmt: skip
@@ -62,12 +85,14 @@ def update_product(
 ) -> Product:  # fmt: skip
     """The owner edits a product; new photos are added after the existing ones; the URL stays."""
     require_owner(product.producer, by)
-    name, unit, subjects = _checked(product.producer, name=name, unit=unit, category=category, subject_ids=subject_ids)
+    name, unit, description, subjects = _checked(
+        product.producer, name=name, unit=unit, category=category, description=description, subject_ids=subject_ids
+    )
     saved = save_photos(photos, uploaded_by=by, alt=name, limit=max(MAX_PHOTOS - len(product.photos), 0))
     start = len(product.photos)
     product.photos.extend(ProductPhoto(photo=photo, position=start + i) for i, photo in enumerate(saved))
     product.name, product.unit, product.category = name, unit, category
-    product.description, product.subjects = description.strip(), subjects
+    product.description, product.subjects = description, subjects
     db.session.commit()
     return product
 

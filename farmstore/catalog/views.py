@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from farmstore.catalog import bp, services
 from farmstore.catalog.forms import ProductForm
@@ -20,6 +21,7 @@ LATEST_POSTS = 5
 
 
 def _found(loader, *args):
+    """What `loader` finds for `args`, or a 404 page."""
     try:
         return loader(*args)
     except NotFound:
@@ -27,17 +29,20 @@ def _found(loader, *args):
 
 
 def _owned(producer) -> None:
+    """Only the producer's own account gets past this; anyone else gets 403."""
     if not producer.is_owned_by(current_user):
         abort(403)
 
 
 def _form(producer, **kwargs) -> ProductForm:
+    """The product form, offering the producer's own subjects as checkboxes."""
     form = ProductForm(**kwargs)
-    form.subject_ids.choices = [(s.id, f"{s.name} · {s.kind_label}") for s in subjects_of(producer)]
+    form.subject_ids.choices = [SelectChoice(s.id, f"{s.name} · {s.kind_label}") for s in subjects_of(producer)]
     return form
 
 
 def _fields(form: ProductForm) -> dict:
+    """The service's keyword arguments from a validated form."""
     return {
         "name": form.name.data,
         "unit": form.unit.data,
@@ -51,6 +56,7 @@ def _fields(form: ProductForm) -> dict:
 @bp.route("/producers/<producer_slug>/products/new", methods=["GET", "POST"])
 @login_required
 def new_product(producer_slug: str):
+    """The owner lists a product."""
     producer = _found(get_producer, producer_slug)
     _owned(producer)
     form = _form(producer)
@@ -67,6 +73,7 @@ def new_product(producer_slug: str):
 
 @bp.get("/producers/<producer_slug>/products/<product_slug>")
 def product(producer_slug: str, product_slug: str):
+    """A product's public page with the latest stories of the subjects it comes from."""
     product = _found(services.get_product, producer_slug, product_slug)
     posts = recent_posts(limit=LATEST_POSTS, subject_ids=[s.id for s in product.subjects]) if product.subjects else []
     return render_template("catalog/product.html", product=product, posts=posts)
@@ -75,6 +82,7 @@ def product(producer_slug: str, product_slug: str):
 @bp.route("/producers/<producer_slug>/products/<product_slug>/edit", methods=["GET", "POST"])
 @login_required
 def edit_product(producer_slug: str, product_slug: str):
+    """The owner edits a product; anyone else gets 403."""
     product = _found(services.get_product, producer_slug, product_slug)
     _owned(product.producer)
     form = _form(product.producer, obj=product)
@@ -94,6 +102,7 @@ def edit_product(producer_slug: str, product_slug: str):
 @bp.post("/producers/<producer_slug>/products/<product_slug>/delete")
 @login_required
 def delete_product(producer_slug: str, product_slug: str):
+    """The owner deletes a product; anyone else gets 403."""
     product = _found(services.get_product, producer_slug, product_slug)
     _owned(product.producer)
     services.delete_product(product, by=current_user)
@@ -103,6 +112,7 @@ def delete_product(producer_slug: str, product_slug: str):
 
 @bp.get("/browse")
 def browse():
+    """Products by kind and region, a page at a time; unknown filters are ignored."""
     category = request.args.get("category") if request.args.get("category") in CATEGORIES else None
     region = request.args.get("region") if request.args.get("region") in REGIONS else None
     page = services.browse_products(category=category, region=region, page=request.args.get("page", 1, type=int) or 1)

@@ -19,6 +19,8 @@ MAX_TERM_LENGTH = 40
 
 @dataclass
 class Results:
+    """What a search found, grouped the way the page shows it."""
+
     query: str
     producers: list = field(default_factory=list)
     products: list = field(default_factory=list)
@@ -26,6 +28,7 @@ class Results:
 
     @property
     def empty(self) -> bool:
+        """True when nothing at all matched."""
         return not (self.producers or self.products or self.posts)
 
 
@@ -36,6 +39,7 @@ def terms_of(query: str) -> list[str]:
 
 
 def _matching(columns, terms):
+    """One condition per term: the term appears, case-insensitively, in one of `columns`."""
     return [or_(*(column.ilike(f"%{term}%", escape="\\") for column in columns)) for term in terms]
 
 

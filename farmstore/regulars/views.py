@@ -16,6 +16,7 @@ FEED_LENGTH = 30
 
 
 def _producer_or_404(slug: str):
+    """The producer at this URL, or a 404 page."""
     try:
         return get_producer(slug)
     except NotFound:
@@ -25,6 +26,7 @@ def _producer_or_404(slug: str):
 @bp.post("/producers/<slug>/follow")
 @login_required
 def follow(slug: str):
+    """Follow a producer (again is fine); following one's own farm is refused with a message."""
     producer = _producer_or_404(slug)
     try:
         services.follow(user=current_user, producer=producer, now=utcnow())
@@ -38,6 +40,7 @@ def follow(slug: str):
 @bp.post("/producers/<slug>/unfollow")
 @login_required
 def unfollow(slug: str):
+    """Stop following a producer."""
     producer = _producer_or_404(slug)
     services.unfollow(user=current_user, producer=producer)
     flash(_("You no longer follow %(farm)s.", farm=producer.farm_name), "info")
@@ -47,6 +50,7 @@ def unfollow(slug: str):
 @bp.get("/producers/<slug>/followers")
 @login_required
 def followers(slug: str):
+    """The producer's regulars, shown to the producer only."""
     producer = _producer_or_404(slug)
     if not producer.is_owned_by(current_user):
         abort(403)
@@ -58,6 +62,7 @@ def followers(slug: str):
 @bp.get("/feed")
 @login_required
 def feed():
+    """The newest stories of the producers the signed-in account follows."""
     producer_ids = services.followed_producer_ids(current_user)
     posts = recent_posts(limit=FEED_LENGTH, producer_ids=producer_ids) if producer_ids else []
     return render_template("regulars/feed.html", posts=posts, following=len(producer_ids))
