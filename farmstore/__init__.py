@@ -57,12 +57,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     from farmstore.catalog.views import bp as catalog_bp
     from farmstore.main.views import bp as main_bp
     from farmstore.media.views import bp as media_bp
+    from farmstore.payments.views import bp as payments_bp
     from farmstore.producers.views import bp as producers_bp
     from farmstore.regulars.views import bp as regulars_bp
+    from farmstore.sales.views import bp as sales_bp
     from farmstore.stories.views import bp as stories_bp
     from farmstore.villages.views import bp as villages_bp
 
-    for blueprint in (main_bp, accounts_bp, villages_bp, producers_bp, stories_bp, catalog_bp, regulars_bp, media_bp):
+    blueprints = (main_bp, accounts_bp, villages_bp, producers_bp, stories_bp, catalog_bp, regulars_bp, sales_bp)
+    for blueprint in (*blueprints, payments_bp, media_bp):
         app.register_blueprint(blueprint)
 
     from farmstore import cli, web

@@ -103,6 +103,14 @@ def load_settings(instance_path: Path) -> dict:
         "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY") or None,
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
+        # Pay-at-pickup always works; cards only when both Stripe keys are set.
+        "PAYMENT_PROVIDERS": ["pickup", "stripe"]
+        if os.environ.get("STRIPE_SECRET_KEY") and os.environ.get("STRIPE_PUBLISHABLE_KEY")
+        else ["pickup"],
+        "PLATFORM_FEE_BPS": int(os.environ.get("PLATFORM_FEE_BPS", "300")),
+        # How long an unpaid card order holds its stock, and a waitlist offer stays open.
+        "RESERVATION_MINUTES": int(os.environ.get("RESERVATION_MINUTES", "30")),
+        "WAITLIST_CLAIM_MINUTES": int(os.environ.get("WAITLIST_CLAIM_MINUTES", "60")),
         # Locale, time and money.
         "BABEL_DEFAULT_LOCALE": os.environ.get("DEFAULT_LOCALE", "ko"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIME_ZONE", "Asia/Seoul"),

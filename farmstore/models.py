@@ -4,23 +4,37 @@ from farmstore.accounts.models import User
 from farmstore.catalog.models import Product, ProductPhoto, product_subjects
 from farmstore.media.models import Photo
 from farmstore.notifications.models import OutboxMessage
+from farmstore.payments.models import LedgerEntry, Payment, Refund, StripeCustomer, WebhookEvent
 from farmstore.producers.models import Producer
 from farmstore.regulars.models import Follow
+from farmstore.sales.models import AreaRequest, Order, OrderLine, PickupPoint, Sale, SaleItem, WaitlistEntry
 from farmstore.stories.models import Claim, StoryPhoto, StoryPost, Subject
 from farmstore.villages.models import Village
 
 __all__ = [
+    "AreaRequest",
     "Claim",
     "Follow",
+    "LedgerEntry",
+    "Order",
+    "OrderLine",
     "OutboxMessage",
+    "Payment",
     "Photo",
+    "PickupPoint",
     "Producer",
     "Product",
     "ProductPhoto",
+    "Refund",
+    "Sale",
+    "SaleItem",
     "StoryPhoto",
     "StoryPost",
+    "StripeCustomer",
     "Subject",
     "User",
     "Village",
+    "WaitlistEntry",
+    "WebhookEvent",
     "product_subjects",
 ]

@@ -43,3 +43,13 @@ class UTCDateTime(TypeDecorator):
 def local_today(now: datetime, time_zone: str) -> date:
     """The calendar date at `now` where the users are (Asia/Seoul by default)."""
     return now.astimezone(ZoneInfo(time_zone)).date()
+
+
+def local_to_utc(value: datetime, time_zone: str) -> datetime:
+    """A wall-clock time typed by a user in `time_zone` (naive) as an aware UTC datetime."""
+    return value.replace(tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
+
+
+def utc_to_local(value: datetime, time_zone: str) -> datetime:
+    """An aware UTC datetime as naive wall-clock time in `time_zone` (to fill a form)."""
+    return value.astimezone(ZoneInfo(time_zone)).replace(tzinfo=None)

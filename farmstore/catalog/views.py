@@ -13,6 +13,7 @@ from farmstore.catalog.models import CATEGORIES
 from farmstore.errors import DomainError, NotFound
 from farmstore.forms import show_error
 from farmstore.producers.services import get_producer
+from farmstore.sales.services import sales_for_product
 from farmstore.stories.services import recent_posts, subjects_of
 from farmstore.timeutil import utcnow
 from farmstore.villages.regions import REGIONS
@@ -76,7 +77,10 @@ def product(producer_slug: str, product_slug: str):
     """A product's public page with the latest stories of the subjects it comes from."""
     product = _found(services.get_product, producer_slug, product_slug)
     posts = recent_posts(limit=LATEST_POSTS, subject_ids=[s.id for s in product.subjects]) if product.subjects else []
-    return render_template("catalog/product.html", product=product, posts=posts)
+    now = utcnow()
+    return render_template(
+        "catalog/product.html", product=product, posts=posts, sales=sales_for_product(product, now=now), now=now
+    )
 
 
 @bp.route("/producers/<producer_slug>/products/<product_slug>/edit", methods=["GET", "POST"])

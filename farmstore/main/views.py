@@ -14,20 +14,26 @@ from farmstore.main import bp
 from farmstore.main.search import search as run_search
 from farmstore.producers.services import recent_producers
 from farmstore.regulars.services import followed_producer_ids
+from farmstore.sales.services import open_sales
 from farmstore.stories.services import recent_posts
+from farmstore.timeutil import utcnow
 from farmstore.villages.services import list_villages
 
 HOME_STORIES = 6
+HOME_SALES = 6
 
 
 @bp.get("/")
 def home():
     """New stories (from followed producers first when signed in), producers and villages."""
+    now = utcnow()
     followed = followed_producer_ids(current_user) if current_user.is_authenticated else []
     return render_template(
         "main/home.html",
         feed=recent_posts(limit=HOME_STORIES, producer_ids=followed) if followed else [],
         stories=recent_posts(limit=HOME_STORIES),
+        sales=open_sales(now=now, limit=HOME_SALES),
+        now=now,
         producers=recent_producers(),
         villages=list_villages(),
         categories=CATEGORIES,

@@ -14,6 +14,8 @@ from farmstore.forms import show_error
 from farmstore.producers import bp, services
 from farmstore.producers.forms import ProducerForm
 from farmstore.regulars.services import follower_count, is_following
+from farmstore.sales.forms import AreaRequestForm
+from farmstore.sales.services import open_sales, upcoming_sales
 from farmstore.stories.services import recent_posts, subjects_of
 from farmstore.timeutil import utcnow
 from farmstore.villages.services import list_villages
@@ -48,6 +50,7 @@ def show(slug: str):
         producer = services.get_producer(slug)
     except NotFound:
         abort(404)
+    now = utcnow()
     return render_template(
         "producers/show.html",
         producer=producer,
@@ -55,6 +58,9 @@ def show(slug: str):
         products=products_of(producer),
         stories=recent_posts(limit=PRODUCER_STORIES, producer_ids=[producer.id]),
         following=is_following(current_user, producer),
+        sales=open_sales(now=now, producer_ids=[producer.id]) + upcoming_sales(now=now, producer_ids=[producer.id]),
+        now=now,
+        area_form=AreaRequestForm(),
         followers=follower_count(producer),
     )
 

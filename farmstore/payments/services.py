@@ -1,0 +1,270 @@
+"""Payment rules: collect once, refund at most what was paid, write every movement to the ledger.
+
+Sales and group-buys create a Payment with the amount the server computed, then call
+`collect` (card) or let the producer `mark_paid_at_pickup`; they learn of success through the
+`payment_succeeded` signal. Functions named with a leading underscore never commit; the public
+ones own their transaction unless their docstring says the caller commits.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, func, select, update
+
+from farmstore.errors import DomainError, NotAllowed
+from farmstore.extensions import db
+from farmstore.i18n import format_money
+from farmstore.payments.models import LedgerEntry, Payment, Refund
+from farmstore.payments.signals import payment_succeeded
+from farmstore.producers.models import Producer
+
+
+def fee_for(amount: int) -> int:
+    """The platform fee on `amount` (PLATFORM_FEE_BPS basis points, rounded down to the won)."""
+    return amount * current_app.config["PLATFORM_FEE_BPS"] // 10_000
+
+
+def new_payment(*, producer_id: int, buyer_id: int | None, amount: int, provider: str, order=None) -> Payment:
+    """A pending payment for an amount the server computed (added to the session; the caller
+    commits it together with the order it pays for)."""
+    if provider not in current_app.config["PAYMENT_PROVIDERS"]:
+        raise DomainError(_l("This way of paying is not available."), field="payment_method")
+    payment = Payment(
+        order=order,
+        producer_id=producer_id,
+        buyer_id=buyer_id,
+        provider=provider,
+        amount=amount,
+        currency=current_app.config["CURRENCY"],
+    )
+    db.session.add(payment)
+    return payment
+
+
+def _ledger(payment: Payment, *, key: str, kind: str, amount: int, now: datetime, refund: Refund | None = None):
+    db.session.add(
+        LedgerEntry(
+            key=key,
+            producer_id=payment.producer_id,
+            payment_id=payment.id,
+            refund_id=refund.id if refund else None,
+            kind=kind,
+            amount=amount,
+            currency=payment.currency,
+            occurred_at=now,
+        )
+    )
+
+
+def _succeed(payment: Payment, *, now: datetime, by=None) -> bool:
+    """Move a payment to succeeded exactly once and write its ledger rows (caller commits).
+    Returns False when it had already succeeded; refuses a canceled payment."""
+    result = db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.status.in_(("pending", "failed")))
+        .values(status="succeeded", succeeded_at=now, marked_paid_by_id=by.id if by else None, failure_message="")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(payment)
+    if result.rowcount == 0:
+        if payment.status == "succeeded":
+            return False
+        raise DomainError(_l("This payment was canceled, so it cannot be collected."))
+    _ledger(payment, key=f"payment:{payment.id}", kind="payment", amount=payment.amount, now=now)
+    fee = fee_for(payment.amount)
+    if fee:
+        _ledger(payment, key=f"fee:{payment.id}", kind="fee", amount=-fee, now=now)
+    payment_succeeded.send(current_app._get_current_object(), payment=payment, now=now)
+    return True
+
+
+def record_success(payment: Payment, *, now: datetime, by=None) -> bool:
+    """Record that the money arrived (a webhook, a reconciliation, a producer at pickup).
+    Idempotent: a second call changes nothing and returns False."""
+    changed = _succeed(payment, now=now, by=by)
+    db.session.commit()
+    return changed
+
+
+def mark_paid_at_pickup(payment: Payment, *, by, now: datetime) -> bool:
+    """The producer received cash or a transfer for a pay-at-pickup order."""
+    if payment.provider != "pickup":
+        raise DomainError(_l("Card payments are collected automatically."))
+    if not _may_manage(payment, by):
+        raise NotAllowed(_l("Only the producer can do this."))
+    return record_success(payment, now=now, by=by)
+
+
+def _may_manage(payment: Payment, user) -> bool:
+    producer = db.session.get(Producer, payment.producer_id)
+    return bool(user and (producer.is_owned_by(user) or getattr(user, "is_operator", False)))
+
+
+def cancel_unpaid(payment: Payment, *, now: datetime) -> None:
+    """Stop expecting an unpaid payment (the order was cancelled or expired). Caller commits.
+    A card payment's intent is canceled at Stripe so the card is never charged later."""
+    if payment.status not in ("pending", "failed"):
+        return
+    if payment.provider == "stripe" and payment.stripe_payment_intent_id:
+        from farmstore.payments import stripe_flow
+
+        stripe_flow.cancel_intent(payment)
+    db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.status.in_(("pending", "failed")))
+        .values(status="canceled", canceled_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(payment)
+
+
+def refund(payment: Payment, *, amount: int, reason: str, by, now: datetime, automatic: bool = False) -> Refund:
+    """Give back `amount` of a succeeded payment, recorded with who and why. The total refunded
+    never exceeds what was paid, even when two refunds race. `automatic` refunds (a cancelled
+    sale) skip the permission check."""
+    if not automatic and not _may_manage(payment, by):
+        raise NotAllowed(_l("Only the producer or an operator can refund."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_l("Say why you are refunding."), field="reason")
+    if amount <= 0:
+        raise DomainError(_l("Refund a positive amount."), field="amount")
+    refunded_before = payment.refunded_amount
+    taken = db.session.execute(
+        update(Payment)
+        .where(
+            Payment.id == payment.id,
+            Payment.status == "succeeded",
+            Payment.refunded_amount + amount <= Payment.amount,
+        )
+        .values(refunded_amount=Payment.refunded_amount + amount)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(payment)
+    if taken.rowcount == 0:
+        db.session.rollback()
+        raise DomainError(
+            _l("You can refund at most %(amount)s.", amount=format_money(payment.refundable, payment.currency)),
+            field="amount",
+        )
+    refunded_before = payment.refunded_amount - amount
+    record = Refund(payment=payment, amount=amount, reason=reason[:300], by_id=by.id if by else None, created_at=now)
+    db.session.add(record)
+    db.session.flush()
+    if payment.provider == "stripe":
+        db.session.commit()  # the refund row exists before Stripe is asked, so a crash can be reconciled
+        from farmstore.payments import stripe_flow
+
+        stripe_flow.send_refund(record)
+    _complete_refund(record, refunded_before=refunded_before, now=now)
+    db.session.commit()
+    return record
+
+
+def _complete_refund(record: Refund, *, refunded_before: int, now: datetime) -> None:
+    """Mark a refund done and write its ledger rows: the refund, and the share of the platform
+    fee it gives back (so a full refund returns the whole fee, to the won)."""
+    payment = record.payment
+    record.status = "succeeded"
+    _ledger(payment, key=f"refund:{record.id}", kind="refund", amount=-record.amount, now=now, refund=record)
+    reversal = fee_for(refunded_before + record.amount) - fee_for(refunded_before)
+    if reversal:
+        _ledger(payment, key=f"fee_reversal:{record.id}", kind="fee_reversal", amount=reversal, now=now, refund=record)
+
+
+def refund_everything(payment: Payment, *, reason: str, now: datetime) -> Refund | None:
+    """Automatic full refund of whatever is left (a cancelled sale or order)."""
+    if payment.refundable <= 0:
+        return None
+    return refund(payment, amount=payment.refundable, reason=reason, by=None, now=now, automatic=True)
+
+
+@dataclass
+class PayoutReport:
+    """A producer's money for a period, computed from the ledger: net = gross − refunds − fees."""
+
+    producer: Producer
+    start: datetime
+    end: datetime
+    gross: int = 0
+    refunds: int = 0
+    fees: int = 0
+    entries: list[LedgerEntry] = field(default_factory=list)
+
+    @property
+    def net(self) -> int:
+        return self.gross - self.refunds - self.fees
+
+
+def _sums(query):
+    kind = LedgerEntry.kind
+    return query.with_only_columns(
+        func.coalesce(func.sum(case((kind == "payment", LedgerEntry.amount), else_=0)), 0),
+        func.coalesce(func.sum(case((kind == "refund", -LedgerEntry.amount), else_=0)), 0),
+        func.coalesce(func.sum(case((kind.in_(("fee", "fee_reversal")), -LedgerEntry.amount), else_=0)), 0),
+        func.coalesce(func.sum(LedgerEntry.amount), 0),
+    )
+
+
+def payout_report(producer: Producer, *, start: datetime, end: datetime) -> PayoutReport:
+    """Gross, refunds, platform fee and net for [start, end), each straight from the ledger."""
+    base = select(LedgerEntry).where(
+        LedgerEntry.producer_id == producer.id, LedgerEntry.occurred_at >= start, LedgerEntry.occurred_at < end
+    )
+    gross, refunds, fees, total = db.session.execute(_sums(base)).one()
+    report = PayoutReport(producer=producer, start=start, end=end, gross=gross, refunds=refunds, fees=fees)
+    if report.net != total:  # the three figures must account for every row of the ledger
+        raise RuntimeError(f"payout report for producer {producer.id} does not add up: {report.net} != {total}")
+    report.entries = list(db.session.scalars(base.order_by(LedgerEntry.occurred_at, LedgerEntry.id)))
+    return report
+
+
+def payout_totals(*, start: datetime, end: datetime) -> list[tuple[Producer, int, int, int, int]]:
+    """For operators: (producer, gross, refunds, fees, net) of every producer with ledger rows."""
+    kind = LedgerEntry.kind
+    rows = db.session.execute(
+        select(
+            LedgerEntry.producer_id,
+            func.sum(case((kind == "payment", LedgerEntry.amount), else_=0)),
+            func.sum(case((kind == "refund", -LedgerEntry.amount), else_=0)),
+            func.sum(case((kind.in_(("fee", "fee_reversal")), -LedgerEntry.amount), else_=0)),
+            func.sum(LedgerEntry.amount),
+        )
+        .where(LedgerEntry.occurred_at >= start, LedgerEntry.occurred_at < end)
+        .group_by(LedgerEntry.producer_id)
+    ).all()
+    producers = {p.id: p for p in db.session.scalars(select(Producer).where(Producer.id.in_([r[0] for r in rows])))}
+    return sorted(((producers[r[0]], *r[1:]) for r in rows), key=lambda row: row[0].farm_name)
+
+
+def payout_csv(report: PayoutReport) -> str:
+    """The report's ledger rows and totals as CSV (amounts in the minor unit, signed)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["occurred_at", "kind", "payment_id", "refund_id", "amount", "currency"])
+    for entry in report.entries:
+        writer.writerow(
+            [
+                entry.occurred_at.isoformat(),
+                entry.kind,
+                entry.payment_id,
+                entry.refund_id or "",
+                entry.amount,
+                entry.currency,
+            ]
+        )
+    writer.writerow([])
+    for label, value in (
+        ("gross", report.gross),
+        ("refunds", report.refunds),
+        ("fees", report.fees),
+        ("net", report.net),
+    ):
+        writer.writerow([label, "", "", "", value, ""])
+    return out.getvalue()
