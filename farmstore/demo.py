@@ -19,8 +19,20 @@ from farmstore.accounts.services import find_user_by_email, register_user
 from farmstore.catalog.models import Product
 from farmstore.catalog.services import create_product
 from farmstore.extensions import db
+from farmstore.payments.services import refund
 from farmstore.producers.services import create_producer
 from farmstore.regulars.services import follow
+from farmstore.sales.models import Order, Sale
+from farmstore.sales.services import (
+    ItemSpec,
+    check_in,
+    create_pickup_point,
+    create_sale,
+    mark_no_shows,
+    payment_of,
+    place_order,
+    request_area,
+)
 from farmstore.stories.models import StoryPost, Subject
 from farmstore.stories.services import add_claim, create_subject, subjects_of, today, write_post
 from farmstore.villages.models import Village
@@ -311,12 +323,16 @@ def seed(*, now: datetime) -> dict[str, int]:
         if not subjects_of(producer):
             _seed_stories(producer, spec, index, now)
     _seed_follows(now)
+    if not db.session.scalar(select(func.count()).select_from(Sale)):
+        _seed_sales(now)
     return {
         "users": db.session.scalar(select(func.count()).select_from(User)),
         "villages": db.session.scalar(select(func.count()).select_from(Village)),
         "subjects": db.session.scalar(select(func.count()).select_from(Subject)),
         "stories": db.session.scalar(select(func.count()).select_from(StoryPost)),
         "products": db.session.scalar(select(func.count()).select_from(Product)),
+        "sales": db.session.scalar(select(func.count()).select_from(Sale)),
+        "orders": db.session.scalar(select(func.count()).select_from(Order)),
     }
 
 
@@ -350,6 +366,90 @@ def _seed_stories(producer, spec: dict, index: int, now: datetime) -> None:
             description=item["description"], subject_ids=subject_ids, photos=[paint(scene, 900 + index * 10 + n)],
             now=now,
         )  # fmt: skip
+
+
+def _producer(spec: dict):
+    return find_user_by_email(spec["email"]).producer
+
+
+def _product(producer, name: str) -> Product:
+    return db.session.scalar(select(Product).where(Product.producer_id == producer.id, Product.name == name))
+
+
+def _seed_sales(now: datetime) -> None:
+    """Three sales in three states, a roster with picked-up and no-show orders, a refund, and
+    buyers asking for sales in their districts."""
+    hanwoo, tea, cabbage = (_producer(spec) for spec in PRODUCERS)
+    buyers = [find_user_by_email(email) for email, _name in BUYERS]
+    day = timedelta(days=1)
+    mangwon = create_pickup_point(
+        producer=cabbage, by=cabbage.user, name="망원시장 동문", address="서울 마포구 포은로 8길 14", area="마포구",
+        latitude="37.556180", longitude="126.906240", directions="동문 앞 파란 트럭을 찾아 주세요.", now=now,
+    )  # fmt: skip
+    seongsu = create_pickup_point(
+        producer=hanwoo, by=hanwoo.user, name="성수동 공유주방", address="서울 성동구 성수이로 78", area="성동구",
+        directions="1층 냉장 보관함 앞", now=now,
+    )  # fmt: skip
+    teahouse = create_pickup_point(
+        producer=tea, by=tea.user, name="서촌 찻집 마당", address="서울 종로구 자하문로 7길 22", area="종로구", now=now
+    )
+    # Open now: kimchi and cabbages at Mangwon market, pickup on the weekend.
+    open_sale = create_sale(
+        producer=cabbage, by=cabbage.user, title="토요일 망원시장 김장 배추", pickup_point_id=mangwon.id,
+        description="북쪽 밭에서 어제 뽑은 배추와 마을 김치입니다. **한 분당 두 망까지.**",
+        opens_at=now - day, closes_at=now + 2 * day, pickup_starts_at=now + 3 * day,
+        pickup_ends_at=now + 3 * day + timedelta(hours=2),
+        items=[
+            ItemSpec(_product(cabbage, "김장 배추").id, 18000, 40, 2),
+            ItemSpec(_product(cabbage, "배추김치").id, 35000, 12, 1),
+        ],
+        now=now - day,
+    )  # fmt: skip
+    for n, buyer in enumerate(buyers[:3]):
+        place_order(
+            sale=open_sale, buyer=buyer, quantities={open_sale.items[0].id: 1 + n % 2}, checkout_key=f"demo-open-{n}",
+            now=now - timedelta(hours=20 - n),
+        )  # fmt: skip
+    # Upcoming: hanwoo boxes in Seongsu next week.
+    create_sale(
+        producer=hanwoo, by=hanwoo.user, title="성수동 한우 정육 선물세트", pickup_point_id=seongsu.id,
+        opens_at=now + 2 * day, closes_at=now + 5 * day, pickup_starts_at=now + 6 * day,
+        pickup_ends_at=now + 6 * day + timedelta(hours=3),
+        items=[ItemSpec(_product(hanwoo, "한우 정육 선물세트").id, 89000, 15, 1)], now=now,
+    )  # fmt: skip
+    # Closed last week: wildflower tea in Seochon, with a roster of picked-up and no-show orders.
+    started = now - 12 * day
+    past = create_sale(
+        producer=tea, by=tea.user, title="서촌 찻집 구절초차 나눔", pickup_point_id=teahouse.id,
+        opens_at=started, closes_at=started + 3 * day, pickup_starts_at=started + 4 * day,
+        pickup_ends_at=started + 4 * day + timedelta(hours=2),
+        items=[ItemSpec(_product(tea, "구절초차").id, 15000, 20, 3)], now=started,
+    )  # fmt: skip
+    orders = [
+        place_order(
+            sale=past,
+            buyer=buyer,
+            quantities={past.items[0].id: 1 + n % 3},
+            checkout_key=f"demo-past-{n}",
+            now=started + timedelta(hours=5 * (n + 1)),
+        )
+        for n, buyer in enumerate(buyers)
+    ]
+    pickup_time = past.pickup_starts_at + timedelta(minutes=30)
+    for order in orders[:3]:
+        check_in(sale=past, code=order.pickup_code, by=tea.user, now=pickup_time)
+    refund(
+        payment_of(orders[0]),
+        amount=5000,
+        reason="한 통이 눌려서 왔습니다",
+        by=tea.user,
+        now=pickup_time + timedelta(hours=1),
+    )
+    mark_no_shows(now=now)
+    # Buyers asking for sales in their districts.
+    for buyer, area in zip(buyers, ["송파구", "송파구", "마포구", "분당구"], strict=True):
+        request_area(producer=hanwoo, buyer=buyer, area=area, now=now)
+    request_area(producer=cabbage, buyer=buyers[3], area="송파구", now=now)
 
 
 def _seed_follows(now: datetime) -> None:
