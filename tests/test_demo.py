@@ -50,13 +50,43 @@ def test_seed_demo_is_idempotent(app, runner):
 
 
 def test_if_empty_leaves_an_existing_database_alone(app, runner):
+    from farmstore.regulars.models import Follow
+
     runner.invoke(args=["farm", "seed-demo"])
     with app.app_context():
-        db.session.execute(db.delete(Producer))
+        db.session.execute(db.delete(Follow))
         db.session.commit()
 
     result = runner.invoke(args=["farm", "seed-demo", "--if-empty"])
 
     assert "not loaded" in result.output
     with app.app_context():
-        assert _counts()["Producer"] == 0
+        assert db.session.scalar(select(func.count()).select_from(Follow)) == 0
+
+
+def test_demo_has_sales_in_every_state_and_payouts_that_add_up(app, runner):
+    from datetime import timedelta
+
+    from farmstore.payments.models import LedgerEntry
+    from farmstore.payments.services import payout_report
+    from farmstore.sales.models import AreaRequest, Order, Sale
+    from farmstore.timeutil import utcnow
+
+    runner.invoke(args=["farm", "seed-demo"])
+
+    with app.app_context():
+        now = utcnow()
+        statuses = {sale.status(now) for sale in db.session.scalars(select(Sale))}
+        order_statuses = set(db.session.scalars(select(Order.status)))
+        reports = [
+            payout_report(producer, start=now - timedelta(days=60), end=now + timedelta(days=1))
+            for producer in db.session.scalars(select(Producer))
+        ]
+        ledger_total = db.session.scalar(select(func.sum(LedgerEntry.amount)))
+        requests = db.session.scalar(select(func.count()).select_from(AreaRequest))
+    assert {"open", "scheduled", "closed"} <= statuses
+    assert {"confirmed", "picked_up", "no_show"} <= order_statuses
+    assert any(report.refunds for report in reports)
+    assert sum(report.net for report in reports) == ledger_total > 0
+    assert all(report.net == report.gross - report.refunds - report.fees for report in reports)
+    assert requests >= 4
