@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 
 from farmstore.extensions import db, login_manager
 from farmstore.text import render_markdown
+from farmstore.urls import external_url
 
 ERROR_PAGES = {
     400: (_l("Bad request"), _l("Something in that request was not right. Nothing was changed.")),
@@ -66,6 +67,8 @@ def init_app(app) -> None:
         return response
 
     app.jinja_env.filters["markdown"] = render_markdown
+    # Shared links (canonical, Open Graph) use BASE_URL, like emails: never the request's Host.
+    app.jinja_env.globals["external_url"] = external_url
 
     @app.context_processor
     def template_globals():

@@ -299,10 +299,11 @@ def test_a_product_from_no_subject_has_no_timeline(app, client, farm):
 def test_the_product_page_carries_link_preview_metadata(app, client, farm, listed):
     with app.app_context():
         photo = db.session.get(Product, listed.id).cover_photo
-        image_url = f"http://localhost/media/{photo.key[:2]}/{photo.key}/large.jpg"
-    page_url = "http://localhost" + listed.url
+        image_url = f"http://farmstore.test/media/{photo.key[:2]}/{photo.key}/large.jpg"
+    page_url = "http://farmstore.test" + quote(listed.url)
 
-    tags = head_tags(client.get(listed.url).get_data(as_text=True))
+    # Shared URLs come from BASE_URL, whatever Host the request claimed.
+    tags = head_tags(client.get(listed.url, headers={"Host": "evil.example"}).get_data(as_text=True))
 
     assert tags.links["canonical"] == page_url
     assert tags.meta["og:url"] == page_url
