@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, MultipleFileField
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from farmstore.forms import PHOTO_EXTENSIONS, photo_field
@@ -11,7 +11,7 @@ from farmstore.stories.models import SUBJECT_KINDS
 
 
 class SubjectForm(FlaskForm):
-    kind = SelectField(_l("What is it?"), choices=list(SUBJECT_KINDS.items()))
+    kind = SelectField(_l("What is it?"), choices=[SelectChoice(code, label) for code, label in SUBJECT_KINDS.items()])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
     started_on = DateField(_l("Born or planted on"), validators=[Optional()])
     breed = StringField(_l("Breed or variety"), validators=[Length(max=80)])

@@ -81,12 +81,14 @@ def update_subject(
 
 
 def delete_subject(subject: Subject, *, by) -> None:
-    """The owner removes a subject with its claims and timeline."""
+    """The owner removes a subject with its claims and timeline, and every photo they showed
+    (cover, certificates, story photos) stops being served."""
     require_owner(subject.producer, by)
     photos = _post_photos(select(StoryPost.id).where(StoryPost.subject_id == subject.id))
+    photos += [p for p in (subject.cover_photo, *(c.certificate_photo for c in subject.claims)) if p is not None]
+    db.session.delete(subject)
     for photo in photos:
         db.session.delete(photo)
-    db.session.delete(subject)
     db.session.commit()
     delete_photo_files(photos)
 
@@ -106,10 +108,14 @@ def add_claim(subject: Subject, *, by, text: str, certificate=None) -> Claim:
 
 
 def remove_claim(claim: Claim, *, by) -> None:
-    """The owner withdraws a claim."""
+    """The owner withdraws a claim; its certificate photo stops being served."""
     require_owner(claim.subject.producer, by)
+    photos = [claim.certificate_photo] if claim.certificate_photo else []
     db.session.delete(claim)
+    for photo in photos:
+        db.session.delete(photo)
     db.session.commit()
+    delete_photo_files(photos)
 
 
 def _post_fields(*, happened_on: date | None, title: str, body: str, now: datetime) -> tuple[date, str, str]:

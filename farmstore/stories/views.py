@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import qrcode
 import qrcode.image.svg
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
@@ -18,6 +20,8 @@ from farmstore.stories.forms import ClaimForm, PostForm, SubjectForm
 from farmstore.timeutil import utcnow
 from farmstore.urls import external_url
 from farmstore.villages.services import get_village
+
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed anywhere in XML 1.0
 
 
 def _found(loader, *args):
@@ -215,12 +219,45 @@ def label(producer_slug: str, subject_slug: str):
     return render_template("stories/label.html", subject=subject, url=url, qr=qr_svg(url))
 
 
+def _feed_entries(posts) -> list[tuple]:
+    """Each post with its absolute URL and its photos' absolute URLs, on BASE_URL as `external_url`
+    builds them, in one request context for the whole feed rather than one per URL."""
+    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
+        return [
+            (
+                post,
+                url_for(
+                    "stories.post",
+                    producer_slug=post.subject.producer.slug,
+                    subject_slug=post.subject.slug,
+                    post_id=post.id,
+                    _external=True,
+                ),
+                [
+                    url_for(
+                        "media.photo_file", prefix=item.photo.key[:2], key=item.photo.key, name="medium", _external=True
+                    )
+                    for item in post.photos
+                ],
+            )
+            for post in posts
+        ]
+
+
 def _atom(title: str, page_url: str, posts) -> Response:
+    """An Atom feed of `posts`. Its links are on BASE_URL, never the request's Host: readers keep
+    entry ids for good and follow the links from elsewhere. Characters XML cannot carry (control
+    characters pasted into a story or a name) are dropped, or one post would break the whole feed."""
     updated = max((p.edited_at or p.created_at for p in posts), default=utcnow())
     body = render_template(
-        "stories/feed.xml", title=title, page_url=page_url, feed_url=request.url, posts=posts, updated=updated
+        "stories/feed.xml",
+        title=title,
+        page_url=page_url,
+        feed_url=external_url(request.endpoint, **request.view_args),
+        entries=_feed_entries(posts),
+        updated=updated,
     )
-    return Response(body, mimetype="application/atom+xml")
+    return Response(NOT_XML.sub("", body), mimetype="application/atom+xml")
 
 
 @bp.get("/stories.atom")
