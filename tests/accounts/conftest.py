@@ -9,24 +9,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from flask_babel import force_locale
 from itsdangerous import TimestampSigner
 
 from farmstore.accounts.services import make_reset_token
-
-
-@pytest.fixture
-def ctx(ctx):
-    """An application context for calling services, with messages in English."""
-    with force_locale("en"):
-        yield
-
-
-@pytest.fixture
-def client(client):
-    """The test client, sending Accept-Language: en (a user's own setting still wins)."""
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
+from tests.english import client, ctx  # noqa: F401 (fixtures, found by pytest by name)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from farmstore.media.models import Photo
 from farmstore.producers.models import Producer
 from farmstore.stories.models import Claim, StoryPhoto, StoryPost, Subject
 from farmstore.text import slugify
+from tests.english import client  # noqa: F401 (a fixture, found by pytest by name)
 from tests.factories import image_bytes, make_producer, make_user, make_village
 
 NOW = datetime(2025, 6, 1, 3, 0, tzinfo=UTC)  # noon in Seoul
@@ -191,10 +192,3 @@ def farm(app) -> Farm:
     """A farm whose owner is not signed in yet (`auth.login(OWNER_EMAIL)` signs them in)."""
     with app.app_context():
         return make_farm()
-
-
-@pytest.fixture
-def client(client):
-    """The test client, sending Accept-Language: en."""
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
