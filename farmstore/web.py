@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import abort, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from farmstore.errors import NotFound
 from farmstore.extensions import db, login_manager
 from farmstore.text import render_markdown
 from farmstore.urls import external_url
@@ -30,6 +32,20 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )
+
+
+def found(loader, *args):
+    """What `loader(*args)` finds, or the 404 page when it raises NotFound."""
+    try:
+        return loader(*args)
+    except NotFound:
+        abort(404)
+
+
+def owner_only(producer) -> None:
+    """The 403 page unless the signed-in user owns `producer`."""
+    if not producer.is_owned_by(current_user):
+        abort(403)
 
 
 def render_error(code: int, message=None):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -10,29 +10,16 @@ from wtforms import SelectChoice
 from farmstore.catalog import bp, services
 from farmstore.catalog.forms import ProductForm
 from farmstore.catalog.models import CATEGORIES
-from farmstore.errors import DomainError, NotFound
+from farmstore.errors import DomainError
 from farmstore.forms import show_error
 from farmstore.producers.services import get_producer
 from farmstore.sales.services import sales_for_product
 from farmstore.stories.services import recent_posts, subjects_of
 from farmstore.timeutil import utcnow
 from farmstore.villages.regions import REGIONS
+from farmstore.web import found, owner_only
 
 LATEST_POSTS = 5
-
-
-def _found(loader, *args):
-    """What `loader` finds for `args`, or a 404 page."""
-    try:
-        return loader(*args)
-    except NotFound:
-        abort(404)
-
-
-def _owned(producer) -> None:
-    """Only the producer's own account gets past this; anyone else gets 403."""
-    if not producer.is_owned_by(current_user):
-        abort(403)
 
 
 def _form(producer, **kwargs) -> ProductForm:
@@ -58,8 +45,8 @@ def _fields(form: ProductForm) -> dict:
 @login_required
 def new_product(producer_slug: str):
     """The owner lists a product."""
-    producer = _found(get_producer, producer_slug)
-    _owned(producer)
+    producer = found(get_producer, producer_slug)
+    owner_only(producer)
     form = _form(producer)
     if form.validate_on_submit():
         try:
@@ -75,7 +62,7 @@ def new_product(producer_slug: str):
 @bp.get("/producers/<producer_slug>/products/<product_slug>")
 def product(producer_slug: str, product_slug: str):
     """A product's public page with the latest stories of the subjects it comes from."""
-    product = _found(services.get_product, producer_slug, product_slug)
+    product = found(services.get_product, producer_slug, product_slug)
     posts = recent_posts(limit=LATEST_POSTS, subject_ids=[s.id for s in product.subjects]) if product.subjects else []
     now = utcnow()
     return render_template(
@@ -87,8 +74,8 @@ def product(producer_slug: str, product_slug: str):
 @login_required
 def edit_product(producer_slug: str, product_slug: str):
     """The owner edits a product; anyone else gets 403."""
-    product = _found(services.get_product, producer_slug, product_slug)
-    _owned(product.producer)
+    product = found(services.get_product, producer_slug, product_slug)
+    owner_only(product.producer)
     form = _form(product.producer, obj=product)
     if request.method == "GET":
         form.subject_ids.data = [s.id for s in product.subjects]
@@ -107,8 +94,8 @@ def edit_product(producer_slug: str, product_slug: str):
 @login_required
 def delete_product(producer_slug: str, product_slug: str):
     """The owner deletes a product; anyone else gets 403."""
-    product = _found(services.get_product, producer_slug, product_slug)
-    _owned(product.producer)
+    product = found(services.get_product, producer_slug, product_slug)
+    owner_only(product.producer)
     services.delete_product(product, by=current_user)
     flash(_("Deleted."), "info")
     return redirect(url_for("producers.show", slug=producer_slug))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.datastructures import FileStorage
 from wtforms import SelectChoice
 
 from farmstore.catalog.services import products_of
-from farmstore.errors import DomainError, NotFound
+from farmstore.errors import DomainError
 from farmstore.forms import show_error
 from farmstore.producers import bp, services
 from farmstore.producers.forms import ProducerForm
@@ -19,6 +19,7 @@ from farmstore.sales.services import open_sales, upcoming_sales
 from farmstore.stories.services import recent_posts, subjects_of
 from farmstore.timeutil import utcnow
 from farmstore.villages.services import list_villages
+from farmstore.web import found, owner_only
 
 PRODUCER_STORIES = 5
 
@@ -46,10 +47,7 @@ def _fields(form: ProducerForm) -> dict:
 @bp.get("/producers/<slug>")
 def show(slug: str):
     """A producer's public page."""
-    try:
-        producer = services.get_producer(slug)
-    except NotFound:
-        abort(404)
+    producer = found(services.get_producer, slug)
     now = utcnow()
     return render_template(
         "producers/show.html",
@@ -87,12 +85,8 @@ def create():
 @login_required
 def edit(slug: str):
     """The owner edits their profile; anyone else gets 403."""
-    try:
-        producer = services.get_producer(slug)
-    except NotFound:
-        abort(404)
-    if not producer.is_owned_by(current_user):
-        abort(403)
+    producer = found(services.get_producer, slug)
+    owner_only(producer)
     form = _producer_form(obj=producer)
     if form.validate_on_submit():
         try:

@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from farmstore.errors import DomainError, NotFound
+from farmstore.errors import DomainError
 from farmstore.producers.services import get_producer
 from farmstore.regulars import bp, services
 from farmstore.stories.services import recent_posts
 from farmstore.timeutil import utcnow
+from farmstore.web import found, owner_only
 
 FEED_LENGTH = 30
-
-
-def _producer_or_404(slug: str):
-    """The producer at this URL, or a 404 page."""
-    try:
-        return get_producer(slug)
-    except NotFound:
-        abort(404)
 
 
 @bp.post("/producers/<slug>/follow")
 @login_required
 def follow(slug: str):
     """Follow a producer (again is fine); following one's own farm is refused with a message."""
-    producer = _producer_or_404(slug)
+    producer = found(get_producer, slug)
     try:
         services.follow(user=current_user, producer=producer, now=utcnow())
     except DomainError as error:
@@ -41,7 +34,7 @@ def follow(slug: str):
 @login_required
 def unfollow(slug: str):
     """Stop following a producer."""
-    producer = _producer_or_404(slug)
+    producer = found(get_producer, slug)
     services.unfollow(user=current_user, producer=producer)
     flash(_("You no longer follow %(farm)s.", farm=producer.farm_name), "info")
     return redirect(url_for("producers.show", slug=slug))
@@ -51,9 +44,8 @@ def unfollow(slug: str):
 @login_required
 def followers(slug: str):
     """The producer's regulars, shown to the producer only."""
-    producer = _producer_or_404(slug)
-    if not producer.is_owned_by(current_user):
-        abort(403)
+    producer = found(get_producer, slug)
+    owner_only(producer)
     return render_template(
         "regulars/followers.html", producer=producer, follows=services.followers(producer, by=current_user)
     )

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from farmstore.catalog.services import products_for_subject
-from farmstore.errors import DomainError, NotFound
+from farmstore.errors import DomainError
 from farmstore.forms import show_error
 from farmstore.producers.services import get_producer
 from farmstore.stories import bp, services
@@ -20,20 +20,9 @@ from farmstore.stories.forms import ClaimForm, PostForm, SubjectForm
 from farmstore.timeutil import utcnow
 from farmstore.urls import external_url
 from farmstore.villages.services import get_village
+from farmstore.web import found, owner_only
 
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed anywhere in XML 1.0
-
-
-def _found(loader, *args):
-    try:
-        return loader(*args)
-    except NotFound:
-        abort(404)
-
-
-def _own(producer) -> None:
-    if not producer.is_owned_by(current_user):
-        abort(403)
 
 
 def _page_number() -> int:
@@ -64,8 +53,8 @@ def _post_fields(form: PostForm) -> dict:
 @bp.route("/producers/<producer_slug>/subjects/new", methods=["GET", "POST"])
 @login_required
 def new_subject(producer_slug: str):
-    producer = _found(get_producer, producer_slug)
-    _own(producer)
+    producer = found(get_producer, producer_slug)
+    owner_only(producer)
     form = SubjectForm()
     if form.validate_on_submit():
         try:
@@ -80,7 +69,7 @@ def new_subject(producer_slug: str):
 
 @bp.get("/producers/<producer_slug>/subjects/<subject_slug>")
 def subject(producer_slug: str, subject_slug: str):
-    subject = _found(services.get_subject, producer_slug, subject_slug)
+    subject = found(services.get_subject, producer_slug, subject_slug)
     page = services.timeline(subject, page=_page_number())
     return render_template(
         "stories/subject.html",
@@ -94,8 +83,8 @@ def subject(producer_slug: str, subject_slug: str):
 @bp.route("/producers/<producer_slug>/subjects/<subject_slug>/edit", methods=["GET", "POST"])
 @login_required
 def edit_subject(producer_slug: str, subject_slug: str):
-    subject = _found(services.get_subject, producer_slug, subject_slug)
-    _own(subject.producer)
+    subject = found(services.get_subject, producer_slug, subject_slug)
+    owner_only(subject.producer)
     form = SubjectForm(obj=subject)
     if form.validate_on_submit():
         try:
@@ -111,8 +100,8 @@ def edit_subject(producer_slug: str, subject_slug: str):
 @bp.post("/producers/<producer_slug>/subjects/<subject_slug>/delete")
 @login_required
 def delete_subject(producer_slug: str, subject_slug: str):
-    subject = _found(services.get_subject, producer_slug, subject_slug)
-    _own(subject.producer)
+    subject = found(services.get_subject, producer_slug, subject_slug)
+    owner_only(subject.producer)
     services.delete_subject(subject, by=current_user)
     flash(_("Deleted."), "info")
     return redirect(url_for("producers.show", slug=producer_slug))
@@ -121,8 +110,8 @@ def delete_subject(producer_slug: str, subject_slug: str):
 @bp.post("/producers/<producer_slug>/subjects/<subject_slug>/claims")
 @login_required
 def add_claim(producer_slug: str, subject_slug: str):
-    subject = _found(services.get_subject, producer_slug, subject_slug)
-    _own(subject.producer)
+    subject = found(services.get_subject, producer_slug, subject_slug)
+    owner_only(subject.producer)
     form = ClaimForm()
     if form.validate_on_submit():
         try:
@@ -138,8 +127,8 @@ def add_claim(producer_slug: str, subject_slug: str):
 @bp.post("/producers/<producer_slug>/subjects/<subject_slug>/claims/<int:claim_id>/delete")
 @login_required
 def remove_claim(producer_slug: str, subject_slug: str, claim_id: int):
-    subject = _found(services.get_subject, producer_slug, subject_slug)
-    _own(subject.producer)
+    subject = found(services.get_subject, producer_slug, subject_slug)
+    owner_only(subject.producer)
     claim = next((c for c in subject.claims if c.id == claim_id), None)
     if claim is None:
         abort(404)
@@ -150,8 +139,8 @@ def remove_claim(producer_slug: str, subject_slug: str, claim_id: int):
 @bp.route("/producers/<producer_slug>/subjects/<subject_slug>/posts/new", methods=["GET", "POST"])
 @login_required
 def new_post(producer_slug: str, subject_slug: str):
-    subject = _found(services.get_subject, producer_slug, subject_slug)
-    _own(subject.producer)
+    subject = found(services.get_subject, producer_slug, subject_slug)
+    owner_only(subject.producer)
     form = PostForm()
     if request.method == "GET":
         form.happened_on.data = services.today(utcnow())
@@ -170,17 +159,17 @@ def new_post(producer_slug: str, subject_slug: str):
 
 @bp.get("/producers/<producer_slug>/subjects/<subject_slug>/posts/<int:post_id>")
 def post(producer_slug: str, subject_slug: str, post_id: int):
-    subject = _found(services.get_subject, producer_slug, subject_slug)
-    post = _found(services.get_post, subject, post_id)
+    subject = found(services.get_subject, producer_slug, subject_slug)
+    post = found(services.get_post, subject, post_id)
     return render_template("stories/post.html", subject=subject, post=post)
 
 
 @bp.route("/producers/<producer_slug>/subjects/<subject_slug>/posts/<int:post_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_post(producer_slug: str, subject_slug: str, post_id: int):
-    subject = _found(services.get_subject, producer_slug, subject_slug)
-    _own(subject.producer)
-    post = _found(services.get_post, subject, post_id)
+    subject = found(services.get_subject, producer_slug, subject_slug)
+    owner_only(subject.producer)
+    post = found(services.get_post, subject, post_id)
     form = PostForm(obj=post)
     if form.validate_on_submit():
         try:
@@ -198,9 +187,9 @@ def edit_post(producer_slug: str, subject_slug: str, post_id: int):
 @bp.post("/producers/<producer_slug>/subjects/<subject_slug>/posts/<int:post_id>/delete")
 @login_required
 def delete_post(producer_slug: str, subject_slug: str, post_id: int):
-    subject = _found(services.get_subject, producer_slug, subject_slug)
-    _own(subject.producer)
-    services.delete_post(_found(services.get_post, subject, post_id), by=current_user)
+    subject = found(services.get_subject, producer_slug, subject_slug)
+    owner_only(subject.producer)
+    services.delete_post(found(services.get_post, subject, post_id), by=current_user)
     flash(_("Deleted."), "info")
     return redirect(url_for("stories.subject", producer_slug=producer_slug, subject_slug=subject_slug))
 
@@ -214,7 +203,7 @@ def qr_svg(url: str) -> Markup:
 @bp.get("/producers/<producer_slug>/subjects/<subject_slug>/label")
 def label(producer_slug: str, subject_slug: str):
     """A printable label for a box: a QR code that opens the subject's timeline."""
-    subject = _found(services.get_subject, producer_slug, subject_slug)
+    subject = found(services.get_subject, producer_slug, subject_slug)
     url = external_url("stories.subject", producer_slug=producer_slug, subject_slug=subject_slug)
     return render_template("stories/label.html", subject=subject, url=url, qr=qr_svg(url))
 
@@ -267,13 +256,13 @@ def site_feed():
 
 @bp.get("/producers/<producer_slug>/stories.atom")
 def producer_feed(producer_slug: str):
-    producer = _found(get_producer, producer_slug)
+    producer = found(get_producer, producer_slug)
     posts = services.recent_posts(limit=30, producer_ids=[producer.id])
     return _atom(producer.farm_name, external_url("producers.show", slug=producer.slug), posts)
 
 
 @bp.get("/villages/<village_slug>/stories.atom")
 def village_feed(village_slug: str):
-    village = _found(get_village, village_slug)
+    village = found(get_village, village_slug)
     posts = services.recent_posts(limit=30, village_id=village.id)
     return _atom(village.name, external_url("villages.show", slug=village.slug), posts)

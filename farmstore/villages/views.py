@@ -6,13 +6,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from farmstore.errors import DomainError, NotFound
+from farmstore.errors import DomainError
 from farmstore.forms import show_error
 from farmstore.stories.services import recent_posts
 from farmstore.timeutil import utcnow
 from farmstore.villages import bp, services
 from farmstore.villages.forms import VillageForm
 from farmstore.villages.regions import REGIONS
+from farmstore.web import found
 
 VILLAGE_STORIES = 6
 
@@ -21,14 +22,6 @@ def _operator_only() -> None:
     """Stop anyone who is not an operator with 403."""
     if not current_user.is_operator:
         abort(403)
-
-
-def _village_or_404(slug: str):
-    """The village at `slug`, or 404."""
-    try:
-        return services.get_village(slug)
-    except NotFound:
-        abort(404)
 
 
 @bp.get("/villages")
@@ -43,7 +36,7 @@ def index():
 @bp.get("/villages/<slug>")
 def show(slug: str):
     """A village with its producers."""
-    village = _village_or_404(slug)
+    village = found(services.get_village, slug)
     stories = recent_posts(limit=VILLAGE_STORIES, village_id=village.id)
     return render_template("villages/show.html", village=village, stories=stories)
 
@@ -70,7 +63,7 @@ def create():
 def edit(slug: str):
     """Operators edit a village; its URL stays the same."""
     _operator_only()
-    village = _village_or_404(slug)
+    village = found(services.get_village, slug)
     form = VillageForm(obj=village)
     if form.validate_on_submit():
         try:
