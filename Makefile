@@ -23,6 +23,12 @@ run: install $(COMPILED)
 test: install-dev $(COMPILED) chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## bench: checkout throughput and page speed on PostgreSQL; creates and drops BENCH_DATABASE_URL
+## (default postgresql://postgres@127.0.0.1:5432/farmstore_bench). Prints figures, asserts none.
+bench: install-dev
+	$(BIN)/python -m bench.checkout
+	$(BIN)/python -m bench.pages
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 

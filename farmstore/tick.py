@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from farmstore.notifications.services import deliver_due_messages
+from farmstore.payments.stripe_flow import reconcile_stripe_payments
 from farmstore.sales import services as sales
 
 JOBS: list[tuple[str, Callable[..., object]]] = [
@@ -16,6 +17,7 @@ JOBS: list[tuple[str, Callable[..., object]]] = [
     ("lapsed_waitlist_offers", sales.lapse_waitlist_offers),
     ("no_shows", sales.mark_no_shows),
     ("late_payment_refunds", sales.refund_late_payments),
+    ("stripe_payments", reconcile_stripe_payments),
     # Mail last, so messages written by the jobs above go out in the same tick.
     ("mail", deliver_due_messages),
 ]

@@ -114,7 +114,7 @@ def cancel_unpaid(payment: Payment, *, now: datetime) -> None:
     if payment.provider == "stripe" and payment.stripe_payment_intent_id:
         from farmstore.payments import stripe_flow
 
-        stripe_flow.cancel_intent(payment)
+        stripe_flow.cancel_intent(payment, now=now)
     db.session.execute(
         update(Payment)
         .where(Payment.id == payment.id, Payment.status.in_(("pending", "failed")))
@@ -135,7 +135,8 @@ def refund(payment: Payment, *, amount: int, reason: str, by, now: datetime, aut
         raise DomainError(_l("Say why you are refunding."), field="reason")
     if amount <= 0:
         raise DomainError(_l("Refund a positive amount."), field="amount")
-    refunded_before = payment.refunded_amount
+    if amount > payment.amount:  # can never fit; also keeps numbers SQLite cannot store out of the query
+        raise _refusal(payment)
     taken = db.session.execute(
         update(Payment)
         .where(
@@ -149,10 +150,7 @@ def refund(payment: Payment, *, amount: int, reason: str, by, now: datetime, aut
     db.session.refresh(payment)
     if taken.rowcount == 0:
         db.session.rollback()
-        raise DomainError(
-            _l("You can refund at most %(amount)s.", amount=format_money(payment.refundable, payment.currency)),
-            field="amount",
-        )
+        raise _refusal(payment)
     refunded_before = payment.refunded_amount - amount
     record = Refund(payment=payment, amount=amount, reason=reason[:300], by_id=by.id if by else None, created_at=now)
     db.session.add(record)
@@ -165,6 +163,17 @@ def refund(payment: Payment, *, amount: int, reason: str, by, now: datetime, aut
     _complete_refund(record, refunded_before=refunded_before, now=now)
     db.session.commit()
     return record
+
+
+def _refusal(payment: Payment) -> DomainError:
+    """Why a refund of `payment` does not fit: nothing was received, or less is left (as of now)."""
+    db.session.refresh(payment)
+    if payment.status != "succeeded":
+        return DomainError(_l("This payment was not received, so there is nothing to refund."))
+    return DomainError(
+        _l("You can refund at most %(amount)s.", amount=format_money(payment.refundable, payment.currency)),
+        field="amount",
+    )
 
 
 def _complete_refund(record: Refund, *, refunded_before: int, now: datetime) -> None:

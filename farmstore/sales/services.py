@@ -28,7 +28,7 @@ from farmstore.extensions import db
 from farmstore.notifications.services import queue_email
 from farmstore.payments import services as payments
 from farmstore.payments.models import Payment
-from farmstore.payments.signals import payment_succeeded
+from farmstore.payments.signals import payment_failed, payment_succeeded
 from farmstore.producers.models import Producer
 from farmstore.sales.models import (
     ACTIVE_ORDER_STATUSES,
@@ -251,11 +251,11 @@ def cancel_sale(sale: Sale, *, by, reason: str, now: datetime) -> int:
     if now >= sale.pickup_ends_at:
         raise DomainError(_l("This sale is over; refund single orders instead."))
     sale.cancelled_at, sale.cancel_reason = now, reason[:300]
-    orders = list(
-        db.session.scalars(select(Order).where(Order.sale_id == sale.id, Order.status.in_(("reserved", "confirmed"))))
-    )
+    candidates = db.session.scalars(
+        select(Order).where(Order.sale_id == sale.id, Order.status.in_(("reserved", "confirmed")))
+    ).all()
+    orders = [order for order in candidates if _give_back(order, status="cancelled", now=now)]
     for order in orders:
-        _give_back(order, status="cancelled", now=now)
         _queue_to_buyer(order, "sale_cancelled", now=now, reason=reason)
     db.session.execute(
         update(WaitlistEntry)
@@ -329,11 +329,7 @@ def place_order(
     if sale.producer.user_id == buyer.id:
         raise DomainError(_l("You cannot order from your own sale."))
     wanted = _checked_quantities(sale, quantities)
-    if db.session.scalar(
-        select(Order.id).where(
-            Order.sale_id == sale.id, Order.buyer_id == buyer.id, Order.status.in_(ACTIVE_ORDER_STATUSES)
-        )
-    ):
+    if _has_active_order(sale, buyer):
         raise DomainError(_l("You already have an order in this sale. Cancel it first to change it."))
     offers = {
         entry.sale_item_id: entry
@@ -346,10 +342,11 @@ def place_order(
             )
         )
     }
-    lines = []
+    lines, passed_on = [], []
     for item, quantity in sorted(wanted, key=lambda pair: pair[0].id):  # one lock order: no deadlocks
         held = offers.get(item.id)
-        held_quantity = held.quantity if held else 0
+        # The offer counts only if this request claims it: the tick may have lapsed it since.
+        held_quantity = held.quantity if held and _move_entry(held, from_status="offered", to="claimed") else 0
         if not _take(item, quantity - held_quantity):
             db.session.rollback()
             left = db.session.scalar(select(SaleItem.quantity - SaleItem.quantity_taken).where(SaleItem.id == item.id))
@@ -358,10 +355,12 @@ def place_order(
             raise DomainError(
                 _l("Sorry, only %(n)d of %(name)s are left.", n=left, name=item.product.name), field="items"
             )
-        if held:
+        if held_quantity > quantity:
             _put_back(item.id, held_quantity - quantity)
-            held.status = "claimed"
+            passed_on.append(item)
         lines.append(OrderLine(sale_item_id=item.id, quantity=quantity, unit_price=item.price))
+    for item in passed_on:
+        _offer_freed_stock(item, now=now)
     card = payment_method == "stripe"
     order = Order(
         sale=sale, buyer=buyer, lines=lines, total=sum(line.quantity * line.unit_price for line in lines),
@@ -371,9 +370,13 @@ def place_order(
         reserved_until=now + timedelta(minutes=sale.reservation_minutes) if card else None,
     )  # fmt: skip
     db.session.add(order)
-    payment = payments.new_payment(
-        producer_id=sale.producer_id, buyer_id=buyer.id, amount=order.total, provider=payment_method, order=order
-    )
+    try:
+        payment = payments.new_payment(
+            producer_id=sale.producer_id, buyer_id=buyer.id, amount=order.total, provider=payment_method, order=order
+        )
+    except DomainError:  # an unknown way of paying: give back the stock taken above
+        db.session.rollback()
+        raise
     try:
         db.session.flush()
         if not card:
@@ -392,6 +395,18 @@ def place_order(
 
         stripe_flow.start(payment)
     return order
+
+
+def _has_active_order(sale: Sale, buyer) -> bool:
+    """The buyer already holds an order in this sale (at most one is allowed)."""
+    return (
+        db.session.scalar(
+            select(Order.id).where(
+                Order.sale_id == sale.id, Order.buyer_id == buyer.id, Order.status.in_(ACTIVE_ORDER_STATUSES)
+            )
+        )
+        is not None
+    )
 
 
 def _checked_quantities(sale: Sale, quantities: dict[int, int]) -> list[tuple[SaleItem, int]]:
@@ -425,6 +440,16 @@ def _confirm_paid_order(_sender, payment: Payment, now: datetime, **_extra) -> N
         _queue_to_buyer(order, "order_confirmed", now=now)
 
 
+@payment_failed.connect
+def _release_unpaid_order(_sender, payment: Payment, now: datetime, **_extra) -> None:
+    """A card payment failed or was canceled at Stripe: the reserved order expires now instead of
+    at the end of its reservation, its stock goes back (first to the waitlist) and the buyer is
+    told. Runs inside the payment layer's transaction, which commits."""
+    order = payment.order
+    if order is not None and order.status == "reserved" and _give_back(order, status="expired", now=now):
+        _queue_to_buyer(order, "order_expired", now=now)
+
+
 def refund_late_payments(*, now: datetime) -> int:
     """Refund card payments that arrived for orders already given up (see _confirm_paid_order)."""
     late = db.session.scalars(
@@ -448,19 +473,32 @@ def cancel_order(order: Order, *, by, now: datetime) -> None:
         raise NotAllowed(_l("Only the buyer can cancel this order."))
     if not order.can_cancel(now):
         raise DomainError(_l("This order can no longer be cancelled."))
-    _give_back(order, status="cancelled", now=now)
+    if not _give_back(order, status="cancelled", now=now):
+        db.session.rollback()  # ended by another request meanwhile; end the transaction (SQLite's write lock)
+        raise DomainError(_l("This order can no longer be cancelled."))
     db.session.commit()
     _settle_money(order, reason=_l("Cancelled by the buyer"), now=now)
 
 
-def _give_back(order: Order, *, status: str, now: datetime) -> None:
-    """End an active order: its units go back and are offered to the waitlist. Caller commits."""
-    order.status, order.cancelled_at, order.reserved_until = status, now, None
+def _give_back(order: Order, *, status: str, now: datetime) -> bool:
+    """End a reserved or confirmed order: its units go back and are offered to the waitlist.
+    The status moves by a conditional UPDATE, so when two requests end the same order (two
+    tabs, two ticks) only the first gives its units back; the other gets False. Caller commits."""
+    ended = db.session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status.in_(("reserved", "confirmed")))
+        .values(status=status, cancelled_at=now, reserved_until=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    if ended.rowcount == 0:
+        db.session.refresh(order)
+        return False
     for line in order.lines:
         _put_back(line.sale_item_id, line.quantity)
     db.session.flush()
     for line in order.lines:
         _offer_freed_stock(db.session.get(SaleItem, line.sale_item_id), now=now)
+    return True
 
 
 def _settle_money(order: Order, *, reason, now: datetime) -> None:
@@ -487,7 +525,9 @@ def expire_reservations(*, now: datetime) -> int:
             db.session.refresh(order)
             if order.status != "reserved":
                 continue
-        _give_back(order, status="expired", now=now)
+        if not _give_back(order, status="expired", now=now):
+            db.session.rollback()  # another tick or the buyer ended it first
+            continue
         _queue_to_buyer(order, "order_expired", now=now)
         db.session.commit()
         _settle_money(order, reason=_l("Reservation expired"), now=now)
@@ -503,6 +543,11 @@ def join_waitlist(*, item: SaleItem, buyer, quantity: int, now: datetime) -> Wai
     _check_sale_takes_orders(item.sale, now)
     if item.remaining > 0:
         raise DomainError(_l("There is still stock: you can order it now."))
+    # Units offered to someone who cannot order would only keep them from the next in line.
+    if item.sale.producer.user_id == buyer.id:
+        raise DomainError(_l("You cannot order from your own sale."))
+    if _has_active_order(item.sale, buyer):
+        raise DomainError(_l("You already have an order in this sale. Cancel it first to change it."))
     if not 1 <= quantity <= item.per_buyer_limit:
         raise DomainError(_l("You can wait for 1 to %(n)d.", n=item.per_buyer_limit), field="quantity")
     entry = WaitlistEntry(sale_item=item, buyer=buyer, quantity=quantity, created_at=now)
@@ -519,15 +564,30 @@ def leave_waitlist(entry: WaitlistEntry, *, by, now: datetime) -> None:
     """Leave the waitlist; units held for this buyer are offered to the next one."""
     if by is None or entry.buyer_id != by.id:
         raise NotAllowed(_l("This is not your place on the waitlist."))
+    held = entry.status == "offered"
     if entry.status not in ("waiting", "offered"):
         return
-    held = entry.status == "offered"
-    entry.status = "left"
+    if not _move_entry(entry, from_status=entry.status, to="left"):
+        db.session.rollback()  # claimed or lapsed meanwhile
+        return
     if held:
         _put_back(entry.sale_item_id, entry.quantity)
-        db.session.flush()
         _offer_freed_stock(entry.sale_item, now=now)
     db.session.commit()
+
+
+def _move_entry(entry: WaitlistEntry, *, from_status: str, to: str, **values) -> bool:
+    """Move a waitlist entry to status `to` only if it is still `from_status`: a buyer leaving,
+    claiming and the tick lapsing the same offer must not all move its units. Caller commits."""
+    moved = db.session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.id == entry.id, WaitlistEntry.status == from_status)
+        .values(status=to, **values)
+        .execution_options(synchronize_session="fetch")
+    )
+    if moved.rowcount == 0:
+        db.session.refresh(entry)
+    return moved.rowcount == 1
 
 
 def _offer_freed_stock(item: SaleItem, *, now: datetime) -> None:
@@ -547,16 +607,19 @@ def _offer_freed_stock(item: SaleItem, *, now: datetime) -> None:
         )
         if entry is None:
             return
-        entry.quantity = min(entry.quantity, item.remaining)
-        if not _take(item, entry.quantity):
+        quantity = min(entry.quantity, item.remaining)
+        if not _take(item, quantity):
             return
-        entry.status, entry.offered_at = "offered", now
-        entry.offer_expires_at = min(now + timedelta(minutes=claim_minutes), item.sale.closes_at)
+        expires = min(now + timedelta(minutes=claim_minutes), item.sale.closes_at)
+        if not _move_entry(
+            entry, from_status="waiting", to="offered", quantity=quantity, offered_at=now, offer_expires_at=expires
+        ):
+            _put_back(item.id, quantity)  # they left the line meanwhile: try the next one
+            continue
         queue_email(
             to=entry.buyer.email, template="waitlist_offer", locale=entry.buyer.locale, now=now, entry=entry,
             sale=item.sale, link=external_url("sales.show", sale_id=item.sale_id),
         )  # fmt: skip
-        db.session.flush()
 
 
 def lapse_waitlist_offers(*, now: datetime) -> int:
@@ -564,13 +627,16 @@ def lapse_waitlist_offers(*, now: datetime) -> int:
     lapsed = db.session.scalars(
         select(WaitlistEntry).where(WaitlistEntry.status == "offered", WaitlistEntry.offer_expires_at <= now)
     ).all()
+    count = 0
     for entry in lapsed:
-        entry.status = "lapsed"
+        if not _move_entry(entry, from_status="offered", to="lapsed"):
+            db.session.rollback()  # claimed, left or lapsed by another request since it was loaded
+            continue
         _put_back(entry.sale_item_id, entry.quantity)
-        db.session.flush()
         _offer_freed_stock(entry.sale_item, now=now)
         db.session.commit()
-    return len(lapsed)
+        count += 1
+    return count
 
 
 # ---------------------------------------------------------------- pickup

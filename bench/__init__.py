@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`: checkout throughput and page speed on PostgreSQL."""
