@@ -103,6 +103,9 @@ def load_settings(instance_path: Path) -> dict:
         "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY") or None,
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
+        # Saved cards for group-buys are set up for later off-session charges ("" turns it off,
+        # e.g. against localstripe, which rejects the parameter).
+        "STRIPE_SETUP_FUTURE_USAGE": os.environ.get("STRIPE_SETUP_FUTURE_USAGE", "off_session") or None,
         # Pay-at-pickup always works; cards only when both Stripe keys are set.
         "PAYMENT_PROVIDERS": ["pickup", "stripe"]
         if os.environ.get("STRIPE_SECRET_KEY") and os.environ.get("STRIPE_PUBLISHABLE_KEY")

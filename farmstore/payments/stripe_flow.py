@@ -62,7 +62,7 @@ def _create_intent(payment: Payment, *, save_card: bool = False) -> None:
     if save_card:
         customer = save_card_customer(db.session.get(User, payment.buyer_id))
         # Stripe keeps the card for off-session charges; localstripe rejects the parameter.
-        setup_future_usage = current_app.config.get("STRIPE_SETUP_FUTURE_USAGE", "off_session")
+        setup_future_usage = current_app.config["STRIPE_SETUP_FUTURE_USAGE"]
     intent = gateway.create_payment_intent(
         amount=payment.amount, currency=payment.currency, metadata=_metadata(payment),
         idempotency_key=_intent_key(payment), customer=customer, setup_future_usage=setup_future_usage,
