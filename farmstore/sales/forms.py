@@ -11,6 +11,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -55,7 +56,10 @@ class OrderForm(FlaskForm):
     checkout_key = HiddenField()
     payment_method = RadioField(
         _l("How will you pay?"),
-        choices=[("pickup", _l("At pickup (cash or bank transfer)")), ("stripe", _l("By card now"))],
+        choices=[
+            SelectChoice("pickup", _l("At pickup (cash or bank transfer)")),
+            SelectChoice("stripe", _l("By card now")),
+        ],
         default="pickup",
     )
 

@@ -7,6 +7,7 @@ import secrets
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from farmstore.catalog.services import products_of
 from farmstore.errors import DomainError, NotAllowed, NotFound
@@ -80,7 +81,7 @@ def new_sale(slug: str):
         return redirect(url_for("sales.pickup_points", slug=slug, next=url_for("sales.new_sale", slug=slug)))
     products = {p.id: p for p in products_of(producer)}
     form = SaleForm()
-    form.pickup_point_id.choices = [(p.id, f"{p.name} · {p.area}") for p in points]
+    form.pickup_point_id.choices = [SelectChoice(p.id, f"{p.name} · {p.area}") for p in points]
     if request.method == "GET":
         for product in products.values():
             form.items.append_entry({"product_id": product.id})
@@ -127,7 +128,7 @@ def show(sale_id: int):
     now = utcnow()
     form = OrderForm(checkout_key=secrets.token_urlsafe(16))
     form.payment_method.choices = [
-        c for c in form.payment_method.choices if c[0] in current_app.config["PAYMENT_PROVIDERS"]
+        c for c in form.payment_method.choices if c.value in current_app.config["PAYMENT_PROVIDERS"]
     ]
     offers = {}
     if current_user.is_authenticated:
@@ -151,10 +152,7 @@ def show(sale_id: int):
 def order_now(sale_id: int):
     sale = _found(services.get_sale, sale_id)
     form = OrderForm()
-    quantities = {}
-    for item in sale.items:
-        raw = request.form.get(f"qty-{item.id}", "0").strip() or "0"
-        quantities[item.id] = int(raw) if raw.lstrip("-").isdigit() else -1
+    quantities = {item.id: _typed_quantity(request.form.get(f"qty-{item.id}", "")) for item in sale.items}
     try:
         if not form.validate_on_submit():
             raise DomainError(_("This form has expired. Please submit it again."))
@@ -169,6 +167,15 @@ def order_now(sale_id: int):
         return redirect(url_for("payments.pay_order", order_id=order.id))
     flash(_("Your order is confirmed. Show your pickup code when you collect it."), "success")
     return redirect(url_for("sales.order", order_id=order.id))
+
+
+def _typed_quantity(raw: str) -> int:
+    """A quantity as typed: empty is 0, a whole number is itself, anything else ("two", "1.5",
+    "²") is -1, which the service refuses with a message."""
+    try:
+        return int(raw.strip() or "0")
+    except ValueError:
+        return -1
 
 
 def _order_for_viewer(order_id: int):
