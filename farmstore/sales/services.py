@@ -342,8 +342,34 @@ def place_order(
             )
         )
     }
-    lines, passed_on = [], []
-    for item, quantity in sorted(wanted, key=lambda pair: pair[0].id):  # one lock order: no deadlocks
+    # Everything else is written first and the stock is taken last, just before the commit, so
+    # the row locks on the sale's items are held for as short a time as possible.
+    card = payment_method == "stripe"
+    ordered = sorted(wanted, key=lambda pair: pair[0].id)  # one lock order for everyone: no deadlocks
+    lines = [OrderLine(sale_item_id=item.id, quantity=quantity, unit_price=item.price) for item, quantity in ordered]
+    order = Order(
+        sale=sale, buyer=buyer, lines=lines, total=sum(line.quantity * line.unit_price for line in lines),
+        currency=current_app.config["CURRENCY"], payment_method=payment_method,
+        status="reserved" if card else "confirmed", checkout_key=checkout_key,
+        pickup_code=_new_pickup_code(sale.id), created_at=now, confirmed_at=None if card else now,
+        reserved_until=now + timedelta(minutes=sale.reservation_minutes) if card else None,
+    )  # fmt: skip
+    db.session.add(order)
+    try:
+        payment = payments.new_payment(
+            producer_id=sale.producer_id, buyer_id=buyer.id, amount=order.total, provider=payment_method, order=order
+        )
+        db.session.flush()
+    except DomainError:  # an unknown way of paying: nothing is kept
+        db.session.rollback()
+        raise
+    except IntegrityError:  # the same buyer's simultaneous second checkout got there first
+        db.session.rollback()
+        return _the_winning_checkout(buyer, checkout_key)
+    if not card:
+        _queue_to_buyer(order, "order_confirmed", now=now)
+    passed_on = []
+    for item, quantity in ordered:
         held = offers.get(item.id)
         # The offer counts only if this request claims it: the tick may have lapsed it since.
         held_quantity = held.quantity if held and _move_entry(held, from_status="offered", to="claimed") else 0
@@ -358,43 +384,26 @@ def place_order(
         if held_quantity > quantity:
             _put_back(item.id, held_quantity - quantity)
             passed_on.append(item)
-        lines.append(OrderLine(sale_item_id=item.id, quantity=quantity, unit_price=item.price))
     for item in passed_on:
         _offer_freed_stock(item, now=now)
-    card = payment_method == "stripe"
-    order = Order(
-        sale=sale, buyer=buyer, lines=lines, total=sum(line.quantity * line.unit_price for line in lines),
-        currency=current_app.config["CURRENCY"], payment_method=payment_method,
-        status="reserved" if card else "confirmed", checkout_key=checkout_key,
-        pickup_code=_new_pickup_code(sale.id), created_at=now, confirmed_at=None if card else now,
-        reserved_until=now + timedelta(minutes=sale.reservation_minutes) if card else None,
-    )  # fmt: skip
-    db.session.add(order)
     try:
-        payment = payments.new_payment(
-            producer_id=sale.producer_id, buyer_id=buyer.id, amount=order.total, provider=payment_method, order=order
-        )
-    except DomainError:  # an unknown way of paying: give back the stock taken above
-        db.session.rollback()
-        raise
-    try:
-        db.session.flush()
-        if not card:
-            _queue_to_buyer(order, "order_confirmed", now=now)
         db.session.commit()
-    except IntegrityError:  # the same buyer's simultaneous second checkout lost the race
+    except IntegrityError:
         db.session.rollback()
-        existing = db.session.scalar(
-            select(Order).where(Order.buyer_id == buyer.id, Order.checkout_key == checkout_key)
-        )
-        if existing is not None:
-            return existing
-        raise DomainError(_l("You already have an order in this sale. Cancel it first to change it.")) from None
+        return _the_winning_checkout(buyer, checkout_key)
     if card:
         from farmstore.payments import stripe_flow
 
         stripe_flow.start(payment)
     return order
+
+
+def _the_winning_checkout(buyer, checkout_key: str) -> Order:
+    """After losing a race to a simultaneous checkout: the same form's order, or a clear refusal."""
+    existing = db.session.scalar(select(Order).where(Order.buyer_id == buyer.id, Order.checkout_key == checkout_key))
+    if existing is not None:
+        return existing
+    raise DomainError(_l("You already have an order in this sale. Cancel it first to change it."))
 
 
 def _has_active_order(sale: Sale, buyer) -> bool:
