@@ -34,9 +34,18 @@ def format_money(amount: int, currency: str | None = None) -> str:
     return format_currency(major, currency, locale=locale)
 
 
+# "short" is how sales and pickups show a moment: weekday and time, no two-digit year. Korean uses
+# the wide day period (오전/오후); CLDR's abbreviated one is "AM/PM".
+SHORT_PATTERNS = {"ko": "M월 d일 (E) aaaa h:mm", "en": "MMM d (EEE) h:mm a"}
+
+
 def format_when(value, style: str = "medium") -> str:
     """A UTC datetime shown in the configured time zone, in the current locale."""
-    return format_datetime(value, style) if value else ""
+    if not value:
+        return ""
+    if style == "short":
+        style = SHORT_PATTERNS.get(str(get_locale() or "ko")[:2], style)
+    return format_datetime(value, style)
 
 
 def init_app(app) -> None:

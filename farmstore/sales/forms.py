@@ -65,7 +65,12 @@ class OrderForm(FlaskForm):
 
 
 class CheckInForm(FlaskForm):
-    code = StringField(_l("Pickup code"), validators=[DataRequired(), Length(max=12)])
+    code = StringField(
+        _l("Pickup code"),
+        validators=[DataRequired(), Length(max=12)],
+        description=_l("Six letters and digits; spaces and small letters are fine."),
+        render_kw={"autocapitalize": "characters", "spellcheck": "false"},
+    )
 
 
 class CancelSaleForm(FlaskForm):

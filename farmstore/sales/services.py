@@ -329,7 +329,7 @@ def place_order(
     if sale.producer.user_id == buyer.id:
         raise DomainError(_l("You cannot order from your own sale."))
     wanted = _checked_quantities(sale, quantities)
-    if _has_active_order(sale, buyer):
+    if active_order_of(sale, buyer) is not None:
         raise DomainError(_l("You already have an order in this sale. Cancel it first to change it."))
     offers = {
         entry.sale_item_id: entry
@@ -406,16 +406,27 @@ def _the_winning_checkout(buyer, checkout_key: str) -> Order:
     raise DomainError(_l("You already have an order in this sale. Cancel it first to change it."))
 
 
-def _has_active_order(sale: Sale, buyer) -> bool:
-    """The buyer already holds an order in this sale (at most one is allowed)."""
-    return (
-        db.session.scalar(
-            select(Order.id).where(
-                Order.sale_id == sale.id, Order.buyer_id == buyer.id, Order.status.in_(ACTIVE_ORDER_STATUSES)
+def active_order_of(sale: Sale, buyer) -> Order | None:
+    """The buyer's order in this sale that still holds stock, if any."""
+    return db.session.scalar(
+        select(Order).where(
+            Order.sale_id == sale.id, Order.buyer_id == buyer.id, Order.status.in_(ACTIVE_ORDER_STATUSES)
+        )
+    )
+
+
+def waitlist_places(sale: Sale, buyer) -> dict[int, WaitlistEntry]:
+    """The buyer's open waitlist places in this sale, by sale item."""
+    return {
+        entry.sale_item_id: entry
+        for entry in db.session.scalars(
+            select(WaitlistEntry).where(
+                WaitlistEntry.buyer_id == buyer.id,
+                WaitlistEntry.status.in_(("waiting", "offered")),
+                WaitlistEntry.sale_item_id.in_([item.id for item in sale.items]),
             )
         )
-        is not None
-    )
+    }
 
 
 def _checked_quantities(sale: Sale, quantities: dict[int, int]) -> list[tuple[SaleItem, int]]:
@@ -555,7 +566,7 @@ def join_waitlist(*, item: SaleItem, buyer, quantity: int, now: datetime) -> Wai
     # Units offered to someone who cannot order would only keep them from the next in line.
     if item.sale.producer.user_id == buyer.id:
         raise DomainError(_l("You cannot order from your own sale."))
-    if _has_active_order(item.sale, buyer):
+    if active_order_of(item.sale, buyer) is not None:
         raise DomainError(_l("You already have an order in this sale. Cancel it first to change it."))
     if not 1 <= quantity <= item.per_buyer_limit:
         raise DomainError(_l("You can wait for 1 to %(n)d.", n=item.per_buyer_limit), field="quantity")

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from farmstore.catalog.services import products_of
-from farmstore.errors import DomainError, NotAllowed, NotFound
+from farmstore.errors import DomainError, NotAllowed
 from farmstore.extensions import db
 from farmstore.forms import show_error
 from farmstore.payments import services as payments
@@ -30,18 +30,7 @@ from farmstore.sales.models import SaleItem, WaitlistEntry
 from farmstore.stories.views import qr_svg
 from farmstore.timeutil import local_to_utc, utcnow
 from farmstore.urls import external_url
-
-
-def _found(loader, *args):
-    try:
-        return loader(*args)
-    except NotFound:
-        abort(404)
-
-
-def _own(producer) -> None:
-    if not producer.is_owned_by(current_user):
-        abort(403)
+from farmstore.web import found, owner_only
 
 
 def _tz() -> str:
@@ -51,8 +40,8 @@ def _tz() -> str:
 @bp.route("/producers/<slug>/pickup-points", methods=["GET", "POST"])
 @login_required
 def pickup_points(slug: str):
-    producer = _found(get_producer, slug)
-    _own(producer)
+    producer = found(get_producer, slug)
+    owner_only(producer)
     form = PickupPointForm()
     if form.validate_on_submit():
         try:
@@ -73,8 +62,8 @@ def pickup_points(slug: str):
 @bp.route("/producers/<slug>/sales/new", methods=["GET", "POST"])
 @login_required
 def new_sale(slug: str):
-    producer = _found(get_producer, slug)
-    _own(producer)
+    producer = found(get_producer, slug)
+    owner_only(producer)
     points = services.pickup_points_of(producer)
     if not points:
         flash(_("First add a pickup point: where buyers will meet you."), "info")
@@ -124,33 +113,28 @@ def _item_specs(form: SaleForm) -> list[services.ItemSpec]:
 
 @bp.get("/sales/<int:sale_id>")
 def show(sale_id: int):
-    sale = _found(services.get_sale, sale_id)
+    sale = found(services.get_sale, sale_id)
     now = utcnow()
     form = OrderForm(checkout_key=secrets.token_urlsafe(16))
     form.payment_method.choices = [
         c for c in form.payment_method.choices if c.value in current_app.config["PAYMENT_PROVIDERS"]
     ]
-    offers = {}
-    if current_user.is_authenticated:
-        offers = {
-            e.sale_item_id: e
-            for e in db.session.scalars(
-                db.select(WaitlistEntry).where(
-                    WaitlistEntry.buyer_id == current_user.id,
-                    WaitlistEntry.status.in_(("waiting", "offered")),
-                    WaitlistEntry.sale_item_id.in_([i.id for i in sale.items]),
-                )
-            )
-        }
+    signed_in = current_user.is_authenticated
     return render_template(
-        "sales/sale.html", sale=sale, now=now, form=form, waitlist=offers, waitlist_form=WaitlistForm()
+        "sales/sale.html",
+        sale=sale,
+        now=now,
+        form=form,
+        waitlist=services.waitlist_places(sale, current_user) if signed_in else {},
+        my_order=services.active_order_of(sale, current_user) if signed_in else None,
+        waitlist_form=WaitlistForm(),
     )
 
 
 @bp.post("/sales/<int:sale_id>/order")
 @login_required
 def order_now(sale_id: int):
-    sale = _found(services.get_sale, sale_id)
+    sale = found(services.get_sale, sale_id)
     form = OrderForm()
     quantities = {item.id: _typed_quantity(request.form.get(f"qty-{item.id}", "")) for item in sale.items}
     try:
@@ -179,7 +163,7 @@ def _typed_quantity(raw: str) -> int:
 
 
 def _order_for_viewer(order_id: int):
-    order = _found(services.get_order, order_id)
+    order = found(services.get_order, order_id)
     if order.buyer_id != current_user.id and not order.sale.producer.is_owned_by(current_user):
         abort(404)  # nobody sees what another buyer bought
     return order
@@ -246,7 +230,7 @@ def order_ics(order_id: int):
 
 @bp.get("/sales/<int:sale_id>/sale.ics")
 def sale_ics(sale_id: int):
-    sale = _found(services.get_sale, sale_id)
+    sale = found(services.get_sale, sale_id)
     return Response(calendar.sale_ics(sale), mimetype="text/calendar", headers=_attachment(f"sale-{sale.id}.ics"))
 
 
@@ -257,8 +241,8 @@ def _attachment(name: str) -> dict:
 @bp.route("/sales/<int:sale_id>/roster", methods=["GET", "POST"])
 @login_required
 def roster(sale_id: int):
-    sale = _found(services.get_sale, sale_id)
-    _own(sale.producer)
+    sale = found(services.get_sale, sale_id)
+    owner_only(sale.producer)
     form = CheckInForm(code=request.args.get("code", ""))
     if form.validate_on_submit():
         try:
@@ -279,8 +263,8 @@ def roster(sale_id: int):
 @bp.get("/sales/<int:sale_id>/roster.csv")
 @login_required
 def roster_csv(sale_id: int):
-    sale = _found(services.get_sale, sale_id)
-    _own(sale.producer)
+    sale = found(services.get_sale, sale_id)
+    owner_only(sale.producer)
     orders = services.roster(sale, by=current_user, sort=request.args.get("sort", "name"))
     return Response(
         services.roster_csv(sale, orders), mimetype="text/csv", headers=_attachment(f"roster-{sale.id}.csv")
@@ -290,8 +274,8 @@ def roster_csv(sale_id: int):
 @bp.post("/sales/<int:sale_id>/cancel")
 @login_required
 def cancel_sale(sale_id: int):
-    sale = _found(services.get_sale, sale_id)
-    _own(sale.producer)
+    sale = found(services.get_sale, sale_id)
+    owner_only(sale.producer)
     form = CancelSaleForm()
     try:
         if not form.validate_on_submit():
@@ -335,7 +319,7 @@ def leave_waitlist(entry_id: int):
 @bp.post("/producers/<slug>/area-requests")
 @login_required
 def request_area(slug: str):
-    producer = _found(get_producer, slug)
+    producer = found(get_producer, slug)
     form = AreaRequestForm()
     try:
         if not form.validate_on_submit():
@@ -358,8 +342,8 @@ def request_area(slug: str):
 @bp.get("/producers/<slug>/sales")
 @login_required
 def producer_sales(slug: str):
-    producer = _found(get_producer, slug)
-    _own(producer)
+    producer = found(get_producer, slug)
+    owner_only(producer)
     return render_template(
         "sales/producer_sales.html", producer=producer, sales=services.sales_of(producer), now=utcnow(),
         demand=services.demand_by_area(producer, by=current_user),
