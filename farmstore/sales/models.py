@@ -103,7 +103,6 @@ class Sale(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str] = mapped_column(String(300), default="")
     no_shows_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    area_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     producer: Mapped[Producer] = relationship()

@@ -62,7 +62,6 @@ def upgrade():
     sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cancel_reason', sa.String(length=300), nullable=False),
     sa.Column('no_shows_marked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('area_notified_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('closes_at > opens_at', name=op.f('ck_sales_window')),
     sa.CheckConstraint('pickup_ends_at > pickup_starts_at', name=op.f('ck_sales_pickup_window')),
