@@ -21,6 +21,7 @@ from farmstore.errors import DomainError, NotAllowed
 from farmstore.extensions import db
 from farmstore.i18n import format_money
 from farmstore.payments.models import LedgerEntry, Payment, Refund
+from farmstore.payments.providers import provider_for
 from farmstore.payments.signals import payment_succeeded
 from farmstore.producers.models import Producer
 
@@ -111,10 +112,7 @@ def cancel_unpaid(payment: Payment, *, now: datetime) -> None:
     A card payment's intent is canceled at Stripe so the card is never charged later."""
     if payment.status not in ("pending", "failed"):
         return
-    if payment.provider == "stripe" and payment.stripe_payment_intent_id:
-        from farmstore.payments import stripe_flow
-
-        stripe_flow.cancel_intent(payment, now=now)
+    provider_for(payment).cancel(payment, now=now)
     db.session.execute(
         update(Payment)
         .where(Payment.id == payment.id, Payment.status.in_(("pending", "failed")))
@@ -155,11 +153,10 @@ def refund(payment: Payment, *, amount: int, reason: str, by, now: datetime, aut
     record = Refund(payment=payment, amount=amount, reason=reason[:300], by_id=by.id if by else None, created_at=now)
     db.session.add(record)
     db.session.flush()
-    if payment.provider == "stripe":
-        db.session.commit()  # the refund row exists before Stripe is asked, so a crash can be reconciled
-        from farmstore.payments import stripe_flow
-
-        stripe_flow.send_refund(record)
+    provider = provider_for(payment)
+    if provider.remote:
+        db.session.commit()  # the refund row exists before the provider is asked, so a crash can be reconciled
+    provider.send_refund(record)
     _complete_refund(record, refunded_before=refunded_before, now=now)
     db.session.commit()
     return record

@@ -28,6 +28,7 @@ from farmstore.extensions import db
 from farmstore.notifications.services import queue_email
 from farmstore.payments import services as payments
 from farmstore.payments.models import Payment
+from farmstore.payments.providers import provider_for
 from farmstore.payments.signals import payment_failed, payment_succeeded
 from farmstore.producers.models import Producer
 from farmstore.sales.models import (
@@ -391,10 +392,7 @@ def place_order(
     except IntegrityError:
         db.session.rollback()
         return _the_winning_checkout(buyer, checkout_key)
-    if card:
-        from farmstore.payments import stripe_flow
-
-        stripe_flow.start(payment)
+    provider_for(payment).start(payment)
     return order
 
 
@@ -537,11 +535,9 @@ def expire_reservations(*, now: datetime) -> int:
     expired = 0
     due = db.session.scalars(select(Order).where(Order.status == "reserved", Order.reserved_until <= now)).all()
     for order in due:
-        payment = db.session.scalar(select(Payment).where(Payment.order_id == order.id, Payment.provider == "stripe"))
+        payment = payment_of(order)
         if payment is not None:
-            from farmstore.payments import stripe_flow
-
-            stripe_flow.reconcile(payment, now=now)
+            provider_for(payment).reconcile(payment, now=now)
             db.session.refresh(order)
             if order.status != "reserved":
                 continue
