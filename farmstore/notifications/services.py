@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,6 +51,13 @@ class DeliveryReport:
     abandoned: int = 0
 
 
+def is_permanent(error: Exception) -> bool:
+    """SMTP said no for good (a 5xx reply, e.g. no such mailbox): retrying cannot help."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _reply in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
+
+
 def _claim(message_id: int, now: datetime) -> bool:
     """Atomically move one due message from pending to sending; False if another tick won."""
     result = db.session.execute(
@@ -92,7 +100,7 @@ def deliver_due_messages(*, now: datetime, limit: int = 200) -> DeliveryReport:
             send_email(build_email(message, config["MAIL_FROM"]), config)
         except Exception as exc:  # any transport failure is retried or given up on, never lost
             message.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            if message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
+            if is_permanent(exc) or message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
                 message.status = OutboxMessage.FAILED
                 report.failed += 1
             else:

@@ -54,6 +54,24 @@ class RudeMailbox(Mailbox):
         return "421 Going away now"
 
 
+class RefusingMailbox(Mailbox):
+    """Refuses every recipient for good, as a server does for a mailbox that does not exist."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 No such mailbox"
+
+
+@pytest.fixture
+def refusing_smtp(app):
+    """An SMTP server that refuses every recipient with a permanent 5xx; the app sends through it."""
+    mailbox = RefusingMailbox(port=free_port())
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    controller.start()
+    app.config["SMTP_PORT"] = mailbox.port
+    yield mailbox
+    controller.stop()
+
+
 @pytest.fixture
 def rude_smtp(app):
     """An SMTP server that takes the message but fails the goodbye; the app sends through it."""

@@ -88,6 +88,18 @@ def test_an_email_the_server_accepted_is_sent_even_if_the_goodbye_fails(ctx, rud
     assert db.session.get(OutboxMessage, message_id).status == OutboxMessage.SENT
 
 
+def test_an_address_the_server_refuses_for_good_is_not_retried(ctx, refusing_smtp):
+    message_id = queue_reset_email("nobody@example.com")
+
+    report = deliver_due_messages(now=utcnow())
+
+    message = db.session.get(OutboxMessage, message_id)
+    assert (report.failed, report.retried) == (1, 0)
+    assert message.status == OutboxMessage.FAILED
+    assert message.attempts == 1
+    assert "550" in message.last_error
+
+
 def test_an_email_queued_for_later_waits_until_it_is_due(ctx, mailbox):
     message_id = queue_reset_email()
     message = db.session.get(OutboxMessage, message_id)
