@@ -19,10 +19,12 @@ from farmstore.accounts.services import find_user_by_email, register_user
 from farmstore.catalog.models import Product
 from farmstore.catalog.services import create_product
 from farmstore.extensions import db
+from farmstore.groupbuys.models import GroupBuy, Pledge
+from farmstore.groupbuys.services import create_group_buy, open_group_buy, pledge, settle_due_group_buys
 from farmstore.payments.services import refund
 from farmstore.producers.services import create_producer
 from farmstore.regulars.services import follow
-from farmstore.sales.models import Order, Sale
+from farmstore.sales.models import Order, PickupPoint, Sale
 from farmstore.sales.services import (
     ItemSpec,
     check_in,
@@ -325,6 +327,8 @@ def seed(*, now: datetime) -> dict[str, int]:
     _seed_follows(now)
     if not db.session.scalar(select(func.count()).select_from(Sale)):
         _seed_sales(now)
+    if not db.session.scalar(select(func.count()).select_from(GroupBuy)):
+        _seed_group_buys(now)
     return {
         "users": db.session.scalar(select(func.count()).select_from(User)),
         "villages": db.session.scalar(select(func.count()).select_from(Village)),
@@ -333,6 +337,8 @@ def seed(*, now: datetime) -> dict[str, int]:
         "products": db.session.scalar(select(func.count()).select_from(Product)),
         "sales": db.session.scalar(select(func.count()).select_from(Sale)),
         "orders": db.session.scalar(select(func.count()).select_from(Order)),
+        "group_buys": db.session.scalar(select(func.count()).select_from(GroupBuy)),
+        "pledges": db.session.scalar(select(func.count()).select_from(Pledge)),
     }
 
 
@@ -450,6 +456,50 @@ def _seed_sales(now: datetime) -> None:
     for buyer, area in zip(buyers, ["송파구", "송파구", "마포구", "분당구"], strict=True):
         request_area(producer=hanwoo, buyer=buyer, area=area, now=now)
     request_area(producer=cabbage, buyer=buyers[3], area="송파구", now=now)
+
+
+NEIGHBOURS = ["하늘", "바다", "도윤", "서연", "하준", "지우", "민준", "수아", "Emma", "Lucas"]
+
+
+def _seed_group_buys(now: datetime) -> None:
+    """Three group-buys: one open and about half full, one that succeeded (settled: pickup
+    pledges due), one that failed (everyone released). Neighbours join the demo buyers."""
+    hanwoo, tea, cabbage = (_producer(spec) for spec in PRODUCERS)
+    people = [find_user_by_email(email) for email, _name in BUYERS] + [
+        _user(f"neighbour{n}@farmstore.example", name, now) for n, name in enumerate(NEIGHBOURS, 1)
+    ]
+    day = timedelta(days=1)
+    mangwon = db.session.scalar(select(PickupPoint).where(PickupPoint.producer_id == cabbage.id))
+    seongsu = db.session.scalar(select(PickupPoint).where(PickupPoint.producer_id == hanwoo.id))
+    field = db.session.scalar(select(Subject).where(Subject.producer_id == cabbage.id))
+    cow = db.session.scalar(select(Subject).where(Subject.producer_id == hanwoo.id, Subject.name == "누렁이"))
+    flowers = db.session.scalar(select(Subject).where(Subject.producer_id == tea.id))
+    started = now - 20 * day
+    plans = [
+        # (producer, subject, title, unit, price, total, min, max, deadline, point, pledges per person)
+        (cabbage, field, "북쪽 밭 김장 배추 함께 사기", "배추 3포기 한 상자", 18000, 60, 40, 6, now + 9 * day, mangwon,
+         [3, 4, 2, 5, 3, 2, 4, 3, 2, 1]),
+        (hanwoo, cow, "누렁이 한 마리, 열여섯 가구가 나눠요", "1/16 지분 (약 18kg)", 420000, 16, 12, 2, now - 2 * day,
+         seongsu, [2, 1, 2, 1, 1, 2, 1, 1, 2, 1]),
+        (tea, flowers, "구절초 밭 한 해 나눔", "구절초차 30g 두 통", 28000, 30, 20, 3, now - 1 * day, None,
+         [1, 2, 1, 2, 1]),
+    ]  # fmt: skip
+    for producer, subject, title, unit, price, total, minimum, most, deadline, point, pledges in plans:
+        group_buy = create_group_buy(
+            producer=producer, by=producer.user, subject_id=subject.id, title=title, unit_label=unit,
+            unit_price=price, total_units=total, min_units=minimum, per_buyer_max=most, deadline=deadline,
+            story=f"{subject.name}의 이야기를 끝까지 함께 지켜봐 주세요.", pickup_point_id=point.id if point else None,
+            pickup_starts_at=deadline + 5 * day if point else None,
+            pickup_ends_at=deadline + 5 * day + timedelta(hours=3) if point else None,
+            delivery_note="" if point else "택배로 보내 드립니다 (배송비 포함).", now=started,
+        )  # fmt: skip
+        open_group_buy(group_buy, by=producer.user, now=started)
+        for n, (person, units) in enumerate(zip(people, pledges, strict=False)):
+            pledge(
+                group_buy=group_buy, buyer=person, units=units, show_name=n % 2 == 0,
+                now=started + timedelta(hours=6 * (n + 1)),
+            )  # fmt: skip
+    settle_due_group_buys(now=now)
 
 
 def _seed_follows(now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from farmstore.accounts.models import User
 from farmstore.catalog.models import Product, ProductPhoto, product_subjects
+from farmstore.groupbuys.models import GroupBuy, Pledge
 from farmstore.media.models import Photo
 from farmstore.notifications.models import OutboxMessage
 from farmstore.payments.models import LedgerEntry, Payment, Refund, StripeCustomer, WebhookEvent
@@ -15,6 +16,7 @@ __all__ = [
     "AreaRequest",
     "Claim",
     "Follow",
+    "GroupBuy",
     "LedgerEntry",
     "Order",
     "OrderLine",
@@ -22,6 +24,7 @@ __all__ = [
     "Payment",
     "Photo",
     "PickupPoint",
+    "Pledge",
     "Producer",
     "Product",
     "ProductPhoto",

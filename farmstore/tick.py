@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from farmstore.groupbuys.services import settle_due_group_buys
 from farmstore.notifications.services import deliver_due_messages
 from farmstore.payments.stripe_flow import reconcile_stripe_payments
 from farmstore.sales import services as sales
 
 JOBS: list[tuple[str, Callable[..., object]]] = [
+    ("group_buy_settlement", settle_due_group_buys),
     ("expired_reservations", sales.expire_reservations),
     ("lapsed_waitlist_offers", sales.lapse_waitlist_offers),
     ("no_shows", sales.mark_no_shows),

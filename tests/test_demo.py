@@ -90,3 +90,21 @@ def test_demo_has_sales_in_every_state_and_payouts_that_add_up(app, runner):
     assert sum(report.net for report in reports) == ledger_total > 0
     assert all(report.net == report.gross - report.refunds - report.fees for report in reports)
     assert requests >= 4
+
+
+def test_demo_has_group_buys_open_succeeded_and_failed(app, runner):
+    from farmstore.groupbuys.models import GroupBuy, Pledge
+
+    runner.invoke(args=["farm", "seed-demo"])
+
+    with app.app_context():
+        group_buys = {g.status: g for g in db.session.scalars(select(GroupBuy))}
+        pledge_statuses = {
+            status: set(db.session.scalars(select(Pledge.status).where(Pledge.group_buy_id == g.id)))
+            for status, g in group_buys.items()
+        }
+        open_one = group_buys["open"]
+        half_full = 0 < open_one.units_pledged < open_one.min_units
+    assert set(group_buys) == {"open", "succeeded", "failed"}
+    assert half_full
+    assert pledge_statuses == {"open": {"active"}, "succeeded": {"due"}, "failed": {"released"}}

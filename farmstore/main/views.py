@@ -9,6 +9,7 @@ from sqlalchemy import text
 from farmstore.accounts.views import safe_next
 from farmstore.catalog.models import CATEGORIES
 from farmstore.extensions import db
+from farmstore.groupbuys.services import open_group_buys
 from farmstore.i18n import LOCALE_COOKIE
 from farmstore.main import bp
 from farmstore.main.search import search as run_search
@@ -33,6 +34,7 @@ def home():
         feed=recent_posts(limit=HOME_STORIES, producer_ids=followed) if followed else [],
         stories=recent_posts(limit=HOME_STORIES),
         sales=open_sales(now=now, limit=HOME_SALES),
+        group_buys=open_group_buys(now=now, limit=HOME_SALES),
         now=now,
         producers=recent_producers(),
         villages=list_villages(),

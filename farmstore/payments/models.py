@@ -13,6 +13,7 @@ from farmstore.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from farmstore.accounts.models import User
+    from farmstore.groupbuys.models import Pledge
     from farmstore.sales.models import Order
 
 PROVIDERS = ("pickup", "stripe")
@@ -20,7 +21,7 @@ PAYMENT_STATUSES = ("pending", "succeeded", "failed", "canceled")
 
 
 class Payment(db.Model):
-    """Money owed for an order: collected at pickup or by card. `amount` is computed by the
+    """Money owed for an order or a group-buy pledge: collected at pickup or by card. `amount` is computed by the
     server in the currency's minor unit. A payment succeeds at most once, never after it was
     canceled, and is never refunded beyond its amount (the database checks the last)."""
 
@@ -30,10 +31,12 @@ class Payment(db.Model):
         CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refunded"),
         CheckConstraint(f"provider IN ({', '.join(repr(p) for p in PROVIDERS)})", name="provider"),
         CheckConstraint(f"status IN ({', '.join(repr(s) for s in PAYMENT_STATUSES)})", name="status"),
+        CheckConstraint("(order_id IS NULL) <> (pledge_id IS NULL)", name="one_purpose"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    pledge_id: Mapped[int | None] = mapped_column(ForeignKey("pledges.id"), unique=True)
     producer_id: Mapped[int] = mapped_column(ForeignKey("producers.id"), index=True)
     buyer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     provider: Mapped[str] = mapped_column(String(10))
@@ -50,6 +53,7 @@ class Payment(db.Model):
     marked_paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     order: Mapped[Order | None] = relationship()
+    pledge: Mapped[Pledge | None] = relationship()
     refunds: Mapped[list[Refund]] = relationship(back_populates="payment", order_by="Refund.id")
 
     @property

@@ -31,13 +31,16 @@ def fee_for(amount: int) -> int:
     return amount * current_app.config["PLATFORM_FEE_BPS"] // 10_000
 
 
-def new_payment(*, producer_id: int, buyer_id: int | None, amount: int, provider: str, order=None) -> Payment:
-    """A pending payment for an amount the server computed (added to the session; the caller
-    commits it together with the order it pays for)."""
+def new_payment(
+    *, producer_id: int, buyer_id: int | None, amount: int, provider: str, order=None, pledge=None
+) -> Payment:
+    """A pending payment for an amount the server computed, for an order or a pledge (added to
+    the session; the caller commits it together with what it pays for)."""
     if provider not in current_app.config["PAYMENT_PROVIDERS"]:
         raise DomainError(_l("This way of paying is not available."), field="payment_method")
     payment = Payment(
         order=order,
+        pledge=pledge,
         producer_id=producer_id,
         buyer_id=buyer_id,
         provider=provider,

@@ -11,6 +11,7 @@ from wtforms import SelectChoice
 from farmstore.catalog.services import products_of
 from farmstore.errors import DomainError
 from farmstore.forms import show_error
+from farmstore.groupbuys.services import open_group_buys
 from farmstore.producers import bp, services
 from farmstore.producers.forms import ProducerForm
 from farmstore.regulars.services import follower_count, is_following
@@ -59,6 +60,7 @@ def show(slug: str):
         sales=open_sales(now=now, producer_ids=[producer.id]) + upcoming_sales(now=now, producer_ids=[producer.id]),
         now=now,
         area_form=AreaRequestForm(),
+        group_buys=open_group_buys(now=now, producer_ids=[producer.id]),
         followers=follower_count(producer),
     )
 

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from farmstore.errors import DomainError
 from farmstore.forms import show_error
+from farmstore.groupbuys.services import open_group_buys
 from farmstore.stories.services import recent_posts
 from farmstore.timeutil import utcnow
 from farmstore.villages import bp, services
@@ -38,7 +39,8 @@ def show(slug: str):
     """A village with its producers."""
     village = found(services.get_village, slug)
     stories = recent_posts(limit=VILLAGE_STORIES, village_id=village.id)
-    return render_template("villages/show.html", village=village, stories=stories)
+    group_buys = open_group_buys(now=utcnow(), village_id=village.id)
+    return render_template("villages/show.html", village=village, stories=stories, group_buys=group_buys, now=utcnow())
 
 
 @bp.route("/villages/new", methods=["GET", "POST"])

@@ -1,0 +1,41 @@
+"""Forms for group-buys and pledges."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from farmstore.sales.forms import DATETIME_FORMAT
+
+
+class GroupBuyForm(FlaskForm):
+    subject_id = SelectField(_l("Which animal or field"), coerce=int, validate_choice=False)
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)])
+    story = TextAreaField(_l("Story"), validators=[Length(max=10000)])
+    unit_label = StringField(
+        _l("One unit is"), validators=[DataRequired(), Length(max=80)], description=_l("For example: a box of 3 heads.")
+    )
+    unit_price = IntegerField(
+        _l("Price of one unit (won)"), validators=[DataRequired(), NumberRange(min=0, max=100_000_000)]
+    )
+    total_units = IntegerField(_l("Units in all"), validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
+    min_units = IntegerField(
+        _l("Minimum to go ahead"),
+        validators=[DataRequired(), NumberRange(min=1, max=1_000_000)],
+        description=_l("If fewer units are pledged by the deadline, nobody pays."),
+    )
+    per_buyer_max = IntegerField(_l("Most one household can take"), validators=[DataRequired(), NumberRange(min=1)])
+    deadline = DateTimeLocalField(_l("Deadline"), format=DATETIME_FORMAT, validators=[DataRequired()])
+    pickup_point_id = SelectField(_l("Pickup point"), coerce=int, validate_choice=False)
+    pickup_starts_at = DateTimeLocalField(_l("Pickup starts"), format=DATETIME_FORMAT, validators=[Optional()])
+    pickup_ends_at = DateTimeLocalField(_l("Pickup ends"), format=DATETIME_FORMAT, validators=[Optional()])
+    delivery_note = TextAreaField(_l("Or: how it is delivered"), validators=[Length(max=2000)])
+
+
+class PledgeForm(FlaskForm):
+    units = IntegerField(_l("Units"), default=1, validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
+    show_name = BooleanField(_l("Show my first name to others in this group-buy"))
+
+
+class CancelGroupBuyForm(FlaskForm):
+    reason = StringField(_l("Why is it cancelled?"), validators=[DataRequired(), Length(max=300)])

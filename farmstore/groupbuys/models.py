@@ -1,0 +1,154 @@
+"""Group-buys and pledges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from farmstore.extensions import db
+from farmstore.timeutil import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from farmstore.accounts.models import User
+    from farmstore.producers.models import Producer
+    from farmstore.sales.models import PickupPoint
+    from farmstore.stories.models import Subject
+
+GROUP_BUY_STATUSES = {
+    "draft": _l("Draft"),
+    "open": _l("Taking pledges"),
+    "succeeded": _l("It's on"),
+    "failed": _l("Did not reach the minimum"),
+    "cancelled": _l("Cancelled"),
+    "fulfilled": _l("Handed over"),
+}
+PLEDGE_STATUSES = {
+    "active": _l("Pledged"),
+    "withdrawn": _l("Withdrawn"),
+    "due": _l("Pay at pickup"),
+    "paid": _l("Paid"),
+    "unpaid": _l("Payment failed"),
+    "released": _l("Released"),
+}
+# Pledges that hold units of the group-buy.
+HOLDING_PLEDGE_STATUSES = ("active", "due", "paid", "unpaid")
+
+
+class GroupBuy(db.Model):
+    """Buying a field or an animal together, all or nothing: if `min_units` are pledged by the
+    deadline every pledge is charged, otherwise nobody pays. `units_pledged` is kept by atomic
+    updates and the database refuses to let it pass `total_units`. The status is stored because
+    it is decided once, at the deadline, by `flask farm tick`."""
+
+    __tablename__ = "group_buys"
+    __table_args__ = (
+        CheckConstraint("unit_price >= 0", name="unit_price"),
+        CheckConstraint("total_units >= 1", name="total_units"),
+        CheckConstraint("min_units >= 1 AND min_units <= total_units", name="min_units"),
+        CheckConstraint("per_buyer_max >= 1", name="per_buyer_max"),
+        CheckConstraint("units_pledged >= 0 AND units_pledged <= total_units", name="units_pledged"),
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in GROUP_BUY_STATUSES)})", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    producer_id: Mapped[int] = mapped_column(ForeignKey("producers.id", ondelete="CASCADE"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    story: Mapped[str] = mapped_column(Text, default="")
+    unit_label: Mapped[str] = mapped_column(String(80))
+    unit_price: Mapped[int] = mapped_column(Integer)
+    total_units: Mapped[int] = mapped_column(Integer)
+    min_units: Mapped[int] = mapped_column(Integer)
+    per_buyer_max: Mapped[int] = mapped_column(Integer)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    pickup_point_id: Mapped[int | None] = mapped_column(ForeignKey("pickup_points.id"))
+    pickup_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pickup_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivery_note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="draft", index=True)
+    units_pledged: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str] = mapped_column(String(300), default="")
+
+    producer: Mapped[Producer] = relationship()
+    subject: Mapped[Subject] = relationship()
+    pickup_point: Mapped[PickupPoint | None] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return str(GROUP_BUY_STATUSES[self.status])
+
+    @property
+    def units_left(self) -> int:
+        return self.total_units - self.units_pledged
+
+    @property
+    def minimum_reached(self) -> bool:
+        """The minimum is met: if nothing changes before the deadline, it is on."""
+        return self.units_pledged >= self.min_units
+
+    @property
+    def percent_of_minimum(self) -> int:
+        return min(100, self.units_pledged * 100 // self.min_units)
+
+    @property
+    def percent_of_total(self) -> int:
+        return self.units_pledged * 100 // self.total_units
+
+    def takes_pledges(self, now: datetime) -> bool:
+        """Pledges can be made or changed: open and before the deadline."""
+        return self.status == "open" and now < self.deadline
+
+
+class Pledge(db.Model):
+    """A buyer's promise to take `units` if the group-buy succeeds. One holding pledge per buyer
+    and group-buy (partial unique index); it is changed in place until the deadline."""
+
+    __tablename__ = "pledges"
+    __table_args__ = (
+        CheckConstraint("units >= 1", name="units"),
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in PLEDGE_STATUSES)})", name="status"),
+        CheckConstraint("payment_method IN ('pickup', 'stripe')", name="payment_method"),
+        UniqueConstraint("group_buy_id", "pickup_code", name="uq_pledges_group_buy_pickup_code"),
+        Index(
+            "uq_pledges_one_per_buyer",
+            "group_buy_id",
+            "buyer_id",
+            unique=True,
+            sqlite_where=text("status IN ('active', 'due', 'paid', 'unpaid')"),
+            postgresql_where=text("status IN ('active', 'due', 'paid', 'unpaid')"),
+        ),
+        Index("ix_pledges_settlement", "group_buy_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_buy_id: Mapped[int] = mapped_column(ForeignKey("group_buys.id", ondelete="CASCADE"))
+    buyer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    units: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    payment_method: Mapped[str] = mapped_column(String(10), default="pickup")
+    card_payment_method_id: Mapped[str | None] = mapped_column(String(255))
+    show_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    pickup_code: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    group_buy: Mapped[GroupBuy] = relationship()
+    buyer: Mapped[User | None] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return str(PLEDGE_STATUSES[self.status])
+
+    @property
+    def total(self) -> int:
+        return self.units * self.group_buy.unit_price

@@ -1,0 +1,385 @@
+"""Group-buy rules: pledge until the deadline without ever exceeding the units, then settle once.
+
+Pledged units are counted with one conditional UPDATE on the group-buy row, like sale stock.
+Settlement (`settle_due_group_buys`, run by `flask farm tick`) decides the outcome with a
+conditional UPDATE (open → succeeded/failed happens once), then moves pledges in batches, each
+batch in its own transaction and each pledge by a conditional UPDATE from 'active', so a killed
+run resumes where it stopped and nobody is charged twice or missed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from farmstore.errors import DomainError, NotAllowed, NotFound
+from farmstore.extensions import db
+from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, GroupBuy, Pledge
+from farmstore.notifications.services import queue_email
+from farmstore.payments import services as payments
+from farmstore.producers.models import Producer
+from farmstore.sales.models import PickupPoint
+from farmstore.sales.services import PICKUP_CODE_ALPHABET, PICKUP_CODE_LENGTH
+from farmstore.stories.models import Subject
+from farmstore.stories.services import require_owner
+from farmstore.urls import external_url
+
+SETTLEMENT_BATCH = 200
+
+
+def create_group_buy(
+    *, producer: Producer, by, subject_id: int | None, title: str, story: str = "", unit_label: str,
+    unit_price: int, total_units: int, min_units: int, per_buyer_max: int, deadline: datetime,
+    pickup_point_id: int | None = None, pickup_starts_at: datetime | None = None,
+    pickup_ends_at: datetime | None = None, delivery_note: str = "", now: datetime,
+) -> GroupBuy:  # fmt: skip
+    """A producer drafts a group-buy of one of their subjects. Nothing is public until it opens."""
+    require_owner(producer, by)
+    subject = db.session.get(Subject, subject_id) if subject_id else None
+    if subject is None or subject.producer_id != producer.id:
+        raise DomainError(_l("Choose one of your animals or fields."), field="subject_id")
+    title, unit_label = title.strip(), unit_label.strip()
+    if not title:
+        raise DomainError(_l("Give the group-buy a title."), field="title")
+    if not unit_label:
+        raise DomainError(_l("Say what one unit is, like a box of 3 heads."), field="unit_label")
+    if unit_price < 0:
+        raise DomainError(_l("A price cannot be negative."), field="unit_price")
+    if total_units < 1:
+        raise DomainError(_l("Offer at least one unit."), field="total_units")
+    if not 1 <= min_units <= total_units:
+        raise DomainError(_l("The minimum must be between 1 and the total."), field="min_units")
+    if not 1 <= per_buyer_max <= total_units:
+        raise DomainError(_l("The most one household can take must be between 1 and the total."), field="per_buyer_max")
+    if deadline <= now:
+        raise DomainError(_l("The deadline must be in the future."), field="deadline")
+    point = None
+    if pickup_point_id:
+        point = db.session.get(PickupPoint, pickup_point_id)
+        if point is None or point.producer_id != producer.id:
+            raise DomainError(_l("Choose one of your pickup points."), field="pickup_point_id")
+        if pickup_starts_at is None or pickup_ends_at is None or not deadline <= pickup_starts_at < pickup_ends_at:
+            raise DomainError(
+                _l("Pickup starts after the deadline and ends after it starts."), field="pickup_starts_at"
+            )
+    elif not delivery_note.strip():
+        raise DomainError(_l("Choose a pickup point or describe the delivery."), field="delivery_note")
+    group_buy = GroupBuy(
+        producer=producer, subject=subject, title=title, story=story.strip(), unit_label=unit_label,
+        unit_price=unit_price, total_units=total_units, min_units=min_units, per_buyer_max=per_buyer_max,
+        deadline=deadline, pickup_point=point, pickup_starts_at=pickup_starts_at if point else None,
+        pickup_ends_at=pickup_ends_at if point else None, delivery_note=delivery_note.strip(), created_at=now,
+    )  # fmt: skip
+    db.session.add(group_buy)
+    db.session.commit()
+    return group_buy
+
+
+def open_group_buy(group_buy: GroupBuy, *, by, now: datetime) -> None:
+    """Publish a draft: pledges are taken from now until the deadline."""
+    require_owner(group_buy.producer, by)
+    if group_buy.status != "draft":
+        raise DomainError(_l("Only a draft can be opened."))
+    if group_buy.deadline <= now:
+        raise DomainError(_l("The deadline must be in the future."), field="deadline")
+    group_buy.status, group_buy.opened_at = "open", now
+    db.session.commit()
+
+
+def change_terms(group_buy: GroupBuy, *, by, min_units: int, deadline: datetime, now: datetime) -> None:
+    """The producer may raise nothing that pledgers relied on: once pledges exist, the minimum
+    cannot go down and the deadline cannot move earlier."""
+    require_owner(group_buy.producer, by)
+    if group_buy.status not in ("draft", "open"):
+        raise DomainError(_l("This group-buy is decided; its terms are fixed."))
+    if deadline <= now:
+        raise DomainError(_l("The deadline must be in the future."), field="deadline")
+    if not 1 <= min_units <= group_buy.total_units:
+        raise DomainError(_l("The minimum must be between 1 and the total."), field="min_units")
+    if group_buy.units_pledged:
+        if min_units < group_buy.min_units:
+            raise DomainError(_l("People have pledged: the minimum cannot go down."), field="min_units")
+        if deadline < group_buy.deadline:
+            raise DomainError(_l("People have pledged: the deadline cannot move earlier."), field="deadline")
+    group_buy.min_units, group_buy.deadline = min_units, deadline
+    db.session.commit()
+
+
+def _move_units(group_buy: GroupBuy, delta: int, now: datetime) -> bool:
+    """Atomically add `delta` pledged units (negative to give back) while pledges are taken."""
+    result = db.session.execute(
+        update(GroupBuy)
+        .where(
+            GroupBuy.id == group_buy.id,
+            GroupBuy.status == "open",
+            GroupBuy.deadline > now,
+            GroupBuy.units_pledged + delta <= GroupBuy.total_units,
+            GroupBuy.units_pledged + delta >= 0,
+        )
+        .values(units_pledged=GroupBuy.units_pledged + delta)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _new_code(group_buy_id: int) -> str:
+    while True:
+        code = "".join(secrets.choice(PICKUP_CODE_ALPHABET) for _ in range(PICKUP_CODE_LENGTH))
+        taken = db.session.scalar(
+            select(Pledge.id).where(Pledge.group_buy_id == group_buy_id, Pledge.pickup_code == code)
+        )
+        if taken is None:
+            return code
+
+
+def pledge_of(group_buy: GroupBuy, buyer) -> Pledge | None:
+    """The buyer's pledge that holds units in this group-buy, if any."""
+    return db.session.scalar(
+        select(Pledge).where(
+            Pledge.group_buy_id == group_buy.id, Pledge.buyer_id == buyer.id, Pledge.status.in_(HOLDING_PLEDGE_STATUSES)
+        )
+    )
+
+
+def pledge(
+    *, group_buy: GroupBuy, buyer, units: int, payment_method: str = "pickup",
+    card_payment_method_id: str | None = None, show_name: bool = False, now: datetime,
+) -> Pledge:  # fmt: skip
+    """Pledge units, or change one's pledge, until the deadline. Never more than remain."""
+    if not group_buy.takes_pledges(now):
+        raise DomainError(_l("This group-buy is not taking pledges."))
+    if group_buy.producer.user_id == buyer.id:
+        raise DomainError(_l("You cannot pledge to your own group-buy."))
+    if not isinstance(units, int) or units < 1:
+        raise DomainError(_l("Pledge at least one unit."), field="units")
+    if units > group_buy.per_buyer_max:
+        raise DomainError(_l("One household can take at most %(n)d.", n=group_buy.per_buyer_max), field="units")
+    if payment_method not in current_app.config["PAYMENT_PROVIDERS"]:
+        raise DomainError(_l("This way of paying is not available."), field="payment_method")
+    if payment_method == "stripe" and not card_payment_method_id:
+        raise DomainError(_l("Save a card to pledge by card."), field="payment_method")
+    existing = pledge_of(group_buy, buyer)
+    delta = units - (existing.units if existing else 0)
+    if not _move_units(group_buy, delta, now):
+        db.session.rollback()
+        left = db.session.scalar(
+            select(GroupBuy.total_units - GroupBuy.units_pledged).where(GroupBuy.id == group_buy.id)
+        )
+        raise DomainError(_l("Only %(n)d units are left.", n=left + (existing.units if existing else 0)), field="units")
+    record = existing or Pledge(group_buy=group_buy, buyer=buyer, created_at=now, pickup_code=_new_code(group_buy.id))
+    record.units, record.payment_method, record.show_name, record.updated_at = units, payment_method, show_name, now
+    record.card_payment_method_id = card_payment_method_id if payment_method == "stripe" else None
+    db.session.add(record)
+    try:
+        db.session.commit()
+    except IntegrityError:  # a simultaneous first pledge by the same buyer won
+        db.session.rollback()
+        raise DomainError(_l("You already pledged; change that pledge instead."), field="units") from None
+    return record
+
+
+def withdraw(record: Pledge, *, by, now: datetime) -> None:
+    """Take a pledge back before the deadline; its units are free again."""
+    if by is None or record.buyer_id != by.id:
+        raise NotAllowed(_l("This is not your pledge."))
+    if record.status != "active" or not record.group_buy.takes_pledges(now):
+        raise DomainError(_l("This pledge can no longer be withdrawn."))
+    moved = db.session.execute(
+        update(Pledge)
+        .where(Pledge.id == record.id, Pledge.status == "active")
+        .values(status="withdrawn", updated_at=now)
+    )
+    if moved.rowcount != 1 or not _move_units(record.group_buy, -record.units, now):
+        db.session.rollback()
+        raise DomainError(_l("This pledge can no longer be withdrawn."))
+    db.session.commit()
+
+
+def cancel_group_buy(group_buy: GroupBuy, *, by, reason: str, now: datetime) -> None:
+    """The producer calls it off before it is decided: nobody is charged, every pledger is told."""
+    require_owner(group_buy.producer, by)
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_l("Tell pledgers why it is cancelled."), field="reason")
+    moved = db.session.execute(
+        update(GroupBuy)
+        .where(GroupBuy.id == group_buy.id, GroupBuy.status.in_(("draft", "open")))
+        .values(status="cancelled", cancelled_at=now, cancel_reason=reason[:300], decided_at=now)
+    )
+    if moved.rowcount != 1:
+        db.session.rollback()
+        raise DomainError(_l("This group-buy is decided; its terms are fixed."))
+    db.session.commit()
+
+
+def settle_due_group_buys(*, now: datetime, batch: int = SETTLEMENT_BATCH) -> int:
+    """Decide every group-buy whose deadline passed, then settle its pledges batch by batch.
+    Safe to kill at any point and run again. Returns the pledges settled in this run."""
+    due = db.session.scalars(select(GroupBuy.id).where(GroupBuy.status == "open", GroupBuy.deadline <= now)).all()
+    for group_buy_id in due:
+        reached = GroupBuy.units_pledged >= GroupBuy.min_units
+        for outcome, condition in (("succeeded", reached), ("failed", ~reached)):
+            db.session.execute(
+                update(GroupBuy)
+                .where(GroupBuy.id == group_buy_id, GroupBuy.status == "open", condition)
+                .values(status=outcome, decided_at=now)
+            )
+        db.session.commit()
+    settled = 0
+    unsettled = db.session.scalars(
+        select(GroupBuy).where(GroupBuy.status.in_(("succeeded", "failed", "cancelled")), GroupBuy.settled_at.is_(None))
+    ).all()
+    for group_buy in unsettled:
+        settled += _settle(group_buy, now=now, batch=batch)
+    return settled
+
+
+def _settle(group_buy: GroupBuy, *, now: datetime, batch: int) -> int:
+    """Move every still-active pledge of a decided group-buy, one committed batch at a time."""
+    settled = 0
+    while True:
+        pledges = list(
+            db.session.scalars(
+                select(Pledge)
+                .where(Pledge.group_buy_id == group_buy.id, Pledge.status == "active")
+                .order_by(Pledge.id)
+                .limit(batch)
+                .options(selectinload(Pledge.buyer))
+            )
+        )
+        if not pledges:
+            break
+        for record in pledges:
+            if group_buy.status == "succeeded":
+                settled += _charge(group_buy, record, now=now)
+            else:
+                settled += _release(group_buy, record, now=now)
+        db.session.expire_all()
+    group_buy.settled_at = now
+    db.session.commit()
+    return settled
+
+
+def _release(group_buy: GroupBuy, record: Pledge, *, now: datetime) -> int:
+    """Nobody pays: the pledge is released and the pledger told, in one transaction."""
+    moved = db.session.execute(
+        update(Pledge)
+        .where(Pledge.id == record.id, Pledge.status == "active")
+        .values(status="released", settled_at=now)
+    )
+    if moved.rowcount == 1 and record.buyer is not None:
+        _tell(record, "group_buy_released", now=now)
+    db.session.commit()
+    return moved.rowcount
+
+
+def _charge(group_buy: GroupBuy, record: Pledge, *, now: datetime) -> int:
+    """It is on: a pay-at-pickup pledge becomes due; a card pledge is charged off-session once
+    (the payment row is committed before the card is charged, with an idempotency key)."""
+    payment = record_payment(record)
+    if record.payment_method == "pickup":
+        moved = db.session.execute(
+            update(Pledge).where(Pledge.id == record.id, Pledge.status == "active").values(status="due", settled_at=now)
+        )
+        if moved.rowcount == 1:
+            _tell(record, "group_buy_on", now=now)
+        db.session.commit()
+        return moved.rowcount
+    from farmstore.payments import stripe_flow
+
+    paid = payment.status == "succeeded" or stripe_flow.charge_saved_card(
+        payment, record.card_payment_method_id, now=now
+    )
+    moved = db.session.execute(
+        update(Pledge)
+        .where(Pledge.id == record.id, Pledge.status == "active")
+        .values(status="paid" if paid else "unpaid", settled_at=now)
+    )
+    if moved.rowcount == 1:
+        _tell(record, "group_buy_on" if paid else "group_buy_unpaid", now=now)
+    db.session.commit()
+    return moved.rowcount
+
+
+def record_payment(record: Pledge):
+    """The pledge's one payment, created (and committed) the first time it is needed."""
+    from farmstore.payments.models import Payment
+
+    payment = db.session.scalar(select(Payment).where(Payment.pledge_id == record.id))
+    if payment is None:
+        payment = payments.new_payment(
+            producer_id=record.group_buy.producer_id, buyer_id=record.buyer_id,
+            amount=record.units * record.group_buy.unit_price, provider=record.payment_method, pledge=record,
+        )  # fmt: skip
+        db.session.commit()
+    return payment
+
+
+def _tell(record: Pledge, template: str, *, now: datetime) -> None:
+    buyer = record.buyer
+    if buyer is None:
+        return
+    queue_email(
+        to=buyer.email, template=template, locale=buyer.locale, now=now, pledge=record, group_buy=record.group_buy,
+        link=external_url("groupbuys.show", group_buy_id=record.group_buy_id),
+    )  # fmt: skip
+
+
+def get_group_buy(group_buy_id: int) -> GroupBuy:
+    group_buy = db.session.scalar(
+        select(GroupBuy)
+        .where(GroupBuy.id == group_buy_id)
+        .options(
+            selectinload(GroupBuy.producer).selectinload(Producer.village),
+            selectinload(GroupBuy.subject).selectinload(Subject.cover_photo),
+            selectinload(GroupBuy.pickup_point),
+        )
+    )
+    if group_buy is None:
+        raise NotFound(_l("No such group-buy."))
+    return group_buy
+
+
+def open_group_buys(
+    *, now: datetime, limit: int = 12, producer_ids=None, village_id: int | None = None
+) -> list[GroupBuy]:
+    """Group-buys taking pledges, closest to the deadline first."""
+    query = (
+        select(GroupBuy)
+        .where(GroupBuy.status == "open", GroupBuy.deadline > now)
+        .options(selectinload(GroupBuy.producer), selectinload(GroupBuy.subject).selectinload(Subject.cover_photo))
+    )
+    if producer_ids is not None:
+        query = query.where(GroupBuy.producer_id.in_(producer_ids))
+    if village_id is not None:
+        query = query.join(GroupBuy.producer).where(Producer.village_id == village_id)
+    return list(db.session.scalars(query.order_by(GroupBuy.deadline, GroupBuy.id).limit(limit)))
+
+
+def households(group_buy: GroupBuy) -> int:
+    """How many households hold a pledge."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Pledge)
+        .where(Pledge.group_buy_id == group_buy.id, Pledge.status.in_(HOLDING_PLEDGE_STATUSES))
+    )
+
+
+def public_pledgers(group_buy: GroupBuy, *, limit: int = 50) -> list[str]:
+    """The first word of the display name of each pledger who agreed to be shown."""
+    names = db.session.scalars(
+        select(Pledge)
+        .where(
+            Pledge.group_buy_id == group_buy.id, Pledge.status.in_(HOLDING_PLEDGE_STATUSES), Pledge.show_name.is_(True)
+        )
+        .options(selectinload(Pledge.buyer))
+        .order_by(Pledge.created_at)
+        .limit(limit)
+    )
+    return [p.buyer.display_name.split()[0] for p in names if p.buyer and p.buyer.display_name]

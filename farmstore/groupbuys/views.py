@@ -1,0 +1,135 @@
+"""Group-buy pages: the progress everyone sees, pledging, and the producer's drafting."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from farmstore.errors import DomainError
+from farmstore.extensions import db
+from farmstore.forms import show_error
+from farmstore.groupbuys import bp, services
+from farmstore.groupbuys.forms import CancelGroupBuyForm, GroupBuyForm, PledgeForm
+from farmstore.groupbuys.models import Pledge
+from farmstore.producers.services import get_producer
+from farmstore.sales.services import pickup_points_of
+from farmstore.stories.services import subjects_of
+from farmstore.timeutil import local_to_utc, utcnow
+from farmstore.web import found, owner_only
+
+
+@bp.get("/group-buys/<int:group_buy_id>")
+def show(group_buy_id: int):
+    """Progress, the plan, and the pledge form (or the buyer's pledge)."""
+    group_buy = found(services.get_group_buy, group_buy_id)
+    mine = services.pledge_of(group_buy, current_user) if current_user.is_authenticated else None
+    form = PledgeForm(units=mine.units if mine else 1, show_name=mine.show_name if mine else False)
+    return render_template(
+        "groupbuys/show.html",
+        group_buy=group_buy,
+        now=utcnow(),
+        mine=mine,
+        form=form,
+        households=services.households(group_buy),
+        names=services.public_pledgers(group_buy),
+        cancel_form=CancelGroupBuyForm(),
+    )
+
+
+@bp.post("/group-buys/<int:group_buy_id>/pledge")
+@login_required
+def pledge(group_buy_id: int):
+    group_buy = found(services.get_group_buy, group_buy_id)
+    form = PledgeForm()
+    try:
+        if not form.validate_on_submit():
+            raise DomainError(_("Pledge at least one unit."))
+        services.pledge(
+            group_buy=group_buy, buyer=current_user, units=form.units.data, show_name=form.show_name.data,
+            now=utcnow(),
+        )  # fmt: skip
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("Your pledge is saved. Nobody pays unless the minimum is reached by the deadline."), "success")
+    return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+
+
+@bp.post("/pledges/<int:pledge_id>/withdraw")
+@login_required
+def withdraw(pledge_id: int):
+    record = db.session.get(Pledge, pledge_id)
+    if record is None or record.buyer_id != current_user.id:
+        abort(404)
+    try:
+        services.withdraw(record, by=current_user, now=utcnow())
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("Your pledge is withdrawn."), "info")
+    return redirect(url_for("groupbuys.show", group_buy_id=record.group_buy_id))
+
+
+@bp.route("/producers/<slug>/group-buys/new", methods=["GET", "POST"])
+@login_required
+def new(slug: str):
+    """The producer drafts a group-buy of one of their subjects."""
+    producer = found(get_producer, slug)
+    owner_only(producer)
+    form = GroupBuyForm()
+    form.subject_id.choices = [(s.id, f"{s.name} · {s.kind_label}") for s in subjects_of(producer)]
+    form.pickup_point_id.choices = [(0, _("No pickup: delivery"))] + [
+        (p.id, f"{p.name} · {p.area}") for p in pickup_points_of(producer)
+    ]
+    if form.validate_on_submit():
+        tz = current_app.config["BABEL_DEFAULT_TIMEZONE"]
+        local = {name: getattr(form, name).data for name in ("deadline", "pickup_starts_at", "pickup_ends_at")}
+        try:
+            group_buy = services.create_group_buy(
+                producer=producer, by=current_user, subject_id=form.subject_id.data, title=form.title.data,
+                story=form.story.data or "", unit_label=form.unit_label.data, unit_price=form.unit_price.data,
+                total_units=form.total_units.data, min_units=form.min_units.data,
+                per_buyer_max=form.per_buyer_max.data, deadline=local_to_utc(local["deadline"], tz),
+                pickup_point_id=form.pickup_point_id.data or None,
+                pickup_starts_at=local_to_utc(local["pickup_starts_at"], tz) if local["pickup_starts_at"] else None,
+                pickup_ends_at=local_to_utc(local["pickup_ends_at"], tz) if local["pickup_ends_at"] else None,
+                delivery_note=form.delivery_note.data or "", now=utcnow(),
+            )  # fmt: skip
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(_("Your group-buy is drafted. Check it, then open it."), "success")
+            return redirect(url_for("groupbuys.show", group_buy_id=group_buy.id))
+    return render_template("groupbuys/form.html", producer=producer, form=form)
+
+
+@bp.post("/group-buys/<int:group_buy_id>/open")
+@login_required
+def open_(group_buy_id: int):
+    group_buy = found(services.get_group_buy, group_buy_id)
+    owner_only(group_buy.producer)
+    try:
+        services.open_group_buy(group_buy, by=current_user, now=utcnow())
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("Your group-buy is open. Share it!"), "success")
+    return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+
+
+@bp.post("/group-buys/<int:group_buy_id>/cancel")
+@login_required
+def cancel(group_buy_id: int):
+    group_buy = found(services.get_group_buy, group_buy_id)
+    owner_only(group_buy.producer)
+    form = CancelGroupBuyForm()
+    try:
+        if not form.validate_on_submit():
+            raise DomainError(_("Tell pledgers why it is cancelled."))
+        services.cancel_group_buy(group_buy, by=current_user, reason=form.reason.data, now=utcnow())
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("The group-buy is cancelled; nobody will be charged."), "info")
+    return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
