@@ -141,6 +141,7 @@ class Pledge(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    picked_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     group_buy: Mapped[GroupBuy] = relationship()
     buyer: Mapped[User | None] = relationship()

@@ -9,6 +9,9 @@ run resumes where it stopped and nobody is charged twice or missed.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import secrets
 from datetime import datetime
 
@@ -147,6 +150,19 @@ def pledge_of(group_buy: GroupBuy, buyer) -> Pledge | None:
     )
 
 
+def _hold_pledge(record: Pledge, now: datetime) -> int | None:
+    """Lock an active pledge's row and return its units as committed now (None if it is no longer
+    active). A change made at the same moment from another tab has committed by then, so a delta
+    computed from these units is exact."""
+    return db.session.scalar(
+        update(Pledge)
+        .where(Pledge.id == record.id, Pledge.status == "active")
+        .values(updated_at=now)
+        .returning(Pledge.units)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def pledge(
     *, group_buy: GroupBuy, buyer, units: int, payment_method: str = "pickup",
     card_payment_method_id: str | None = None, show_name: bool = False, now: datetime,
@@ -165,13 +181,15 @@ def pledge(
     if payment_method == "stripe" and not card_payment_method_id:
         raise DomainError(_l("Save a card to pledge by card."), field="payment_method")
     existing = pledge_of(group_buy, buyer)
-    delta = units - (existing.units if existing else 0)
-    if not _move_units(group_buy, delta, now):
+    held = _hold_pledge(existing, now) if existing else None
+    if held is None:  # no pledge yet, or it was withdrawn a moment ago
+        existing, held = None, 0
+    if not _move_units(group_buy, units - held, now):
         db.session.rollback()
         left = db.session.scalar(
             select(GroupBuy.total_units - GroupBuy.units_pledged).where(GroupBuy.id == group_buy.id)
         )
-        raise DomainError(_l("Only %(n)d units are left.", n=left + (existing.units if existing else 0)), field="units")
+        raise DomainError(_l("Only %(n)d units are left.", n=left + held), field="units")
     record = existing or Pledge(group_buy=group_buy, buyer=buyer, created_at=now, pickup_code=_new_code(group_buy.id))
     record.units, record.payment_method, record.show_name, record.updated_at = units, payment_method, show_name, now
     record.card_payment_method_id = card_payment_method_id if payment_method == "stripe" else None
@@ -190,12 +208,14 @@ def withdraw(record: Pledge, *, by, now: datetime) -> None:
         raise NotAllowed(_l("This is not your pledge."))
     if record.status != "active" or not record.group_buy.takes_pledges(now):
         raise DomainError(_l("This pledge can no longer be withdrawn."))
-    moved = db.session.execute(
+    held = db.session.scalar(  # the units as committed now, not as this session last saw them
         update(Pledge)
         .where(Pledge.id == record.id, Pledge.status == "active")
         .values(status="withdrawn", updated_at=now)
+        .returning(Pledge.units)
+        .execution_options(synchronize_session=False)
     )
-    if moved.rowcount != 1 or not _move_units(record.group_buy, -record.units, now):
+    if held is None or not _move_units(record.group_buy, -held, now):
         db.session.rollback()
         raise DomainError(_l("This pledge can no longer be withdrawn."))
     db.session.commit()
@@ -383,3 +403,67 @@ def public_pledgers(group_buy: GroupBuy, *, limit: int = 50) -> list[str]:
         .limit(limit)
     )
     return [p.buyer.display_name.split()[0] for p in names if p.buyer and p.buyer.display_name]
+
+
+def allocation(group_buy: GroupBuy, *, by) -> list[Pledge]:
+    """Who gets how many units, with pickup codes: the producer's sheet for a decided group-buy."""
+    require_owner(group_buy.producer, by)
+    return list(
+        db.session.scalars(
+            select(Pledge)
+            .where(Pledge.group_buy_id == group_buy.id, Pledge.status.in_(("due", "paid", "unpaid")))
+            .options(selectinload(Pledge.buyer))
+            .order_by(Pledge.pickup_code)
+        )
+    )
+
+
+def allocation_csv(group_buy: GroupBuy, pledges: list[Pledge]) -> str:
+    """The allocation sheet as CSV."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["pickup_code", "buyer", "units", "unit", "total", "status", "picked_up"])
+    for record in pledges:
+        writer.writerow(
+            [
+                record.pickup_code,
+                record.buyer.display_name if record.buyer else "",
+                record.units,
+                group_buy.unit_label,
+                record.units * group_buy.unit_price,
+                record.status,
+                "yes" if record.picked_up_at else "",
+            ]
+        )
+    return out.getvalue()
+
+
+def check_in_pledge(*, group_buy: GroupBuy, code: str, by, now: datetime) -> Pledge:
+    """The producer hands over a pledge's units by its pickup code; pay-at-pickup money is
+    recorded as received at the same moment."""
+    require_owner(group_buy.producer, by)
+    code = re.sub(r"[\s-]", "", code or "").upper()
+    record = db.session.scalar(select(Pledge).where(Pledge.group_buy_id == group_buy.id, Pledge.pickup_code == code))
+    if record is None or record.status not in ("due", "paid"):
+        raise DomainError(_l("No pledge to hand over has the code %(code)s.", code=code or "—"), field="code")
+    if record.picked_up_at is not None:
+        raise DomainError(_l("This pledge was already picked up."), field="code")
+    if record.status == "due":
+        payment = record_payment(record)
+        payments._succeed(payment, now=now, by=by)
+        record.status = "paid"
+    record.picked_up_at = now
+    db.session.flush()
+    waiting = db.session.scalar(
+        select(func.count())
+        .select_from(Pledge)
+        .where(Pledge.group_buy_id == group_buy.id, Pledge.status.in_(("due", "paid")), Pledge.picked_up_at.is_(None))
+    )
+    if not waiting:  # everyone has their share: the group-buy is fulfilled
+        db.session.execute(
+            update(GroupBuy)
+            .where(GroupBuy.id == group_buy.id, GroupBuy.status == "succeeded")
+            .values(status="fulfilled")
+        )
+    db.session.commit()
+    return record

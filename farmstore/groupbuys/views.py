@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -13,6 +13,7 @@ from farmstore.groupbuys import bp, services
 from farmstore.groupbuys.forms import CancelGroupBuyForm, GroupBuyForm, PledgeForm
 from farmstore.groupbuys.models import Pledge
 from farmstore.producers.services import get_producer
+from farmstore.sales.forms import CheckInForm
 from farmstore.sales.services import pickup_points_of
 from farmstore.stories.services import subjects_of
 from farmstore.timeutil import local_to_utc, utcnow
@@ -133,3 +134,32 @@ def cancel(group_buy_id: int):
     else:
         flash(_("The group-buy is cancelled; nobody will be charged."), "info")
     return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+
+
+@bp.route("/group-buys/<int:group_buy_id>/allocation", methods=["GET", "POST"])
+@login_required
+def allocation(group_buy_id: int):
+    """The producer's allocation sheet: who gets how many units; check-in by pickup code."""
+    group_buy = found(services.get_group_buy, group_buy_id)
+    owner_only(group_buy.producer)
+    form = CheckInForm()
+    if form.validate_on_submit():
+        try:
+            record = services.check_in_pledge(group_buy=group_buy, code=form.code.data, by=current_user, now=utcnow())
+        except DomainError as error:
+            show_error(form, error)
+        else:
+            flash(_("Handed over (%(code)s).", code=record.pickup_code), "success")
+            return redirect(url_for("groupbuys.allocation", group_buy_id=group_buy_id))
+    pledges = services.allocation(group_buy, by=current_user)
+    return render_template("groupbuys/allocation.html", group_buy=group_buy, pledges=pledges, form=form)
+
+
+@bp.get("/group-buys/<int:group_buy_id>/allocation.csv")
+@login_required
+def allocation_csv(group_buy_id: int):
+    group_buy = found(services.get_group_buy, group_buy_id)
+    owner_only(group_buy.producer)
+    body = services.allocation_csv(group_buy, services.allocation(group_buy, by=current_user))
+    disposition = f'attachment; filename="allocation-{group_buy.id}.csv"'
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": disposition})

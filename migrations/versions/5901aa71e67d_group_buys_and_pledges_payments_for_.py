@@ -72,6 +72,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('settled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('picked_up_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("payment_method IN ('pickup', 'stripe')", name=op.f('ck_pledges_payment_method')),
     sa.CheckConstraint("status IN ('active', 'withdrawn', 'due', 'paid', 'unpaid', 'released')", name=op.f('ck_pledges_status')),
     sa.CheckConstraint('units >= 1', name=op.f('ck_pledges_units')),
