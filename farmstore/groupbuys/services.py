@@ -467,3 +467,32 @@ def check_in_pledge(*, group_buy: GroupBuy, code: str, by, now: datetime) -> Ple
         )
     db.session.commit()
     return record
+
+
+def send_story_to_pledgers(post, *, by, now: datetime) -> int:
+    """Email a new story on a subject to everyone holding a pledge in its live group-buys
+    (planting, growth, harvest), so the timeline goes on after the money. Returns the emails."""
+    require_owner(post.subject.producer, by)
+    pledges = db.session.scalars(
+        select(Pledge)
+        .join(GroupBuy)
+        .where(
+            GroupBuy.subject_id == post.subject_id,
+            GroupBuy.status.in_(("open", "succeeded")),
+            Pledge.status.in_(HOLDING_PLEDGE_STATUSES),
+        )
+        .options(selectinload(Pledge.buyer), selectinload(Pledge.group_buy))
+    ).all()
+    link = external_url(
+        "stories.post", producer_slug=post.subject.producer.slug, subject_slug=post.subject.slug, post_id=post.id
+    )
+    sent = 0
+    for record in pledges:
+        if record.buyer is not None:
+            queue_email(
+                to=record.buyer.email, template="group_buy_update", locale=record.buyer.locale, now=now,
+                pledge=record, group_buy=record.group_buy, post=post, link=link,
+            )  # fmt: skip
+            sent += 1
+    db.session.commit()
+    return sent

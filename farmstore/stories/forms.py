@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, MultipleFileField
-from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from farmstore.forms import PHOTO_EXTENSIONS, photo_field
@@ -41,6 +41,7 @@ class PostForm(FlaskForm):
         validators=[Length(max=20000)],
         description=_l("What happened today? Markdown works: **bold**, lists, links."),
     )
+    notify_pledgers = BooleanField(_l("Also email it to everyone in this subject's group-buys"))
     new_photos = MultipleFileField(
         _l("Photos (up to 8)"), validators=[FileAllowed(PHOTO_EXTENSIONS, _l("Choose JPEG, PNG, WebP or GIF photos."))]
     )

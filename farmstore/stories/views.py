@@ -14,6 +14,7 @@ from markupsafe import Markup
 from farmstore.catalog.services import products_for_subject
 from farmstore.errors import DomainError
 from farmstore.forms import show_error
+from farmstore.groupbuys.services import send_story_to_pledgers
 from farmstore.producers.services import get_producer
 from farmstore.stories import bp, services
 from farmstore.stories.forms import ClaimForm, PostForm, SubjectForm
@@ -151,6 +152,9 @@ def new_post(producer_slug: str, subject_slug: str):
             show_error(form, error)
         else:
             flash(_("Your story is published."), "success")
+            if form.notify_pledgers.data:
+                sent = send_story_to_pledgers(post, by=current_user, now=utcnow())
+                flash(_("Sent to %(n)d pledgers.", n=sent), "info")
             return redirect(
                 url_for("stories.post", producer_slug=producer_slug, subject_slug=subject_slug, post_id=post.id)
             )
