@@ -150,17 +150,27 @@ def pledge_of(group_buy: GroupBuy, buyer) -> Pledge | None:
     )
 
 
+def _lock_group_buy(group_buy_id: int) -> None:
+    """Take the group-buy's row lock before touching any of its pledges (PostgreSQL; SQLite has
+    one writer anyway). Every pledge, change and withdrawal locks in the same order, group-buy
+    then pledge, so they queue instead of deadlocking."""
+    db.session.execute(select(GroupBuy.id).where(GroupBuy.id == group_buy_id).with_for_update(key_share=True))
+
+
 def _hold_pledge(record: Pledge, now: datetime) -> int | None:
     """Lock an active pledge's row and return its units as committed now (None if it is no longer
     active). A change made at the same moment from another tab has committed by then, so a delta
-    computed from these units is exact."""
-    return db.session.scalar(
+    computed from these units is exact. The loaded copy is expired so that the new values are
+    always written, even when they equal what this session saw before the other change."""
+    held = db.session.scalar(
         update(Pledge)
         .where(Pledge.id == record.id, Pledge.status == "active")
         .values(updated_at=now)
         .returning(Pledge.units)
         .execution_options(synchronize_session=False)
     )
+    db.session.expire(record)
+    return held
 
 
 def pledge(
@@ -180,6 +190,7 @@ def pledge(
         raise DomainError(_l("This way of paying is not available."), field="payment_method")
     if payment_method == "stripe" and not card_payment_method_id:
         raise DomainError(_l("Save a card to pledge by card."), field="payment_method")
+    _lock_group_buy(group_buy.id)
     existing = pledge_of(group_buy, buyer)
     held = _hold_pledge(existing, now) if existing else None
     if held is None:  # no pledge yet, or it was withdrawn a moment ago
@@ -208,6 +219,7 @@ def withdraw(record: Pledge, *, by, now: datetime) -> None:
         raise NotAllowed(_l("This is not your pledge."))
     if record.status != "active" or not record.group_buy.takes_pledges(now):
         raise DomainError(_l("This pledge can no longer be withdrawn."))
+    _lock_group_buy(record.group_buy_id)
     held = db.session.scalar(  # the units as committed now, not as this session last saw them
         update(Pledge)
         .where(Pledge.id == record.id, Pledge.status == "active")
