@@ -70,6 +70,17 @@ def test_another_producer_cannot_draft_open_or_cancel(client, auth, world, app):
         assert db.session.get(GroupBuy, world["group_buy_id"]).status == "open"
 
 
+def test_only_the_producer_sees_the_allocation_sheet(client, auth, world):
+    auth.login("other@example.com")
+    assert client.get(f"/group-buys/{world['group_buy_id']}/allocation").status_code == 403
+    assert client.get(f"/group-buys/{world['group_buy_id']}/allocation.csv").status_code == 403
+    assert client.post(f"/group-buys/{world['group_buy_id']}/allocation", data={"code": "ABCDEF"}).status_code == 403
+    auth.logout()
+    auth.login("owner@example.com")
+    assert client.get(f"/group-buys/{world['group_buy_id']}/allocation").status_code == 200
+    assert client.get(f"/group-buys/{world['group_buy_id']}/allocation.csv").mimetype == "text/csv"
+
+
 def test_a_buyer_cannot_draft_either(client, auth, world):
     auth.login("buyer@example.com")
     assert client.get(f"/producers/{world['slug']}/group-buys/new").status_code == 403
