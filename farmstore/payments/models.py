@@ -31,7 +31,7 @@ class Payment(db.Model):
         CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="refunded"),
         CheckConstraint(f"provider IN ({', '.join(repr(p) for p in PROVIDERS)})", name="provider"),
         CheckConstraint(f"status IN ({', '.join(repr(s) for s in PAYMENT_STATUSES)})", name="status"),
-        CheckConstraint("(order_id IS NULL) <> (pledge_id IS NULL)", name="one_purpose"),
+        CheckConstraint("order_id IS NULL OR pledge_id IS NULL", name="one_purpose"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -90,7 +90,7 @@ def upgrade():
         batch_op.add_column(sa.Column('pledge_id', sa.Integer(), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_payments_pledge_id'), ['pledge_id'])
         batch_op.create_foreign_key(batch_op.f('fk_payments_pledge_id_pledges'), 'pledges', ['pledge_id'], ['id'])
-        batch_op.create_check_constraint(op.f('ck_payments_one_purpose'), '(order_id IS NULL) <> (pledge_id IS NULL)')
+        batch_op.create_check_constraint(op.f('ck_payments_one_purpose'), 'order_id IS NULL OR pledge_id IS NULL')
 
     # ### end Alembic commands ###
 

@@ -367,33 +367,3 @@ def test_the_tick_command_settles_group_buys_and_mails_the_pledgers(world, runne
     assert statuses(group_buy_id) == ["due"]
     assert [m["To"] for m in mailbox.messages] == ["buyer@example.com"]
     assert mailbox.messages[0]["Subject"] == "It's on: 북쪽 밭 배추"
-
-
-@pytest.mark.app_config(PAYMENT_PROVIDERS=["pickup", "stripe"])
-def test_card_pledges_are_charged_once_each_paid_or_unpaid(world, monkeypatch):
-    group_buy = make_group_buy(world.producer, total=10, minimum=2, per_buyer_max=3)
-    good = pledge(
-        group_buy=group_buy, buyer=world.buyer, units=2, payment_method="stripe", card_payment_method_id="pm_good",
-        now=NOW,
-    )  # fmt: skip
-    declined = pledge(
-        group_buy=group_buy, buyer=world.second, units=1, payment_method="stripe", card_payment_method_id="pm_bad",
-        now=NOW,
-    )  # fmt: skip
-    charged = []
-
-    def fake_charge(payment, payment_method, *, now):
-        """Stripe stand-in: pm_good is collected, pm_bad is declined."""
-        charged.append((payment.pledge_id, payment.amount, payment_method))
-        payment.status = "succeeded" if payment_method == "pm_good" else "failed"
-        db.session.commit()
-        return payment.status == "succeeded"
-
-    monkeypatch.setattr("farmstore.payments.stripe_flow.charge_saved_card", fake_charge)
-    assert settle_due_group_buys(now=group_buy.deadline) == 2
-    assert charged == [(good.id, 36_000, "pm_good"), (declined.id, 18_000, "pm_bad")]
-    assert statuses(group_buy.id) == ["paid", "unpaid"]
-    assert payments_per_pledge(group_buy.id) == {good.id: 1, declined.id: 1}
-    assert emails_to() == {"buyer@example.com": 1, "second@example.com": 1}
-    assert settle_due_group_buys(now=group_buy.deadline + DAY) == 0
-    assert len(charged) == 2

@@ -4,27 +4,39 @@ trying again is a new attempt, and a payment is never charged twice."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from farmstore.errors import DomainError
 from farmstore.extensions import db
+from farmstore.groupbuys.services import create_group_buy, open_group_buy, record_payment
+from farmstore.groupbuys.services import pledge as make_pledge
 from farmstore.payments import stripe_flow
 from farmstore.payments.models import Payment, StripeCustomer
-from farmstore.payments.services import new_payment
 from farmstore.payments.signals import payment_failed
 from tests.factories import make_producer, make_user
 from tests.payments.conftest import STRIPE_CONFIG, card_order, ledger, open_sale, payment_for
+from tests.stories.conftest import make_subject
 
 pytestmark = STRIPE_CONFIG
 
 
 @pytest.fixture
-def pledge(ctx):
-    """A buyer and a pending 30,000 won card payment of theirs with no order (a group-buy's)."""
+def pledge(ctx, now):
+    """A buyer's one-unit card pledge in an open group-buy, and its pending 30,000 won payment."""
     producer, buyer = make_producer(), make_user("pledger@example.com")
-    payment = new_payment(producer_id=producer.id, buyer_id=buyer.id, amount=30_000, provider="stripe")
-    db.session.commit()
-    return buyer, payment
+    group_buy = create_group_buy(
+        producer=producer, by=producer.user, subject_id=make_subject(producer, "북쪽 밭", kind="field").id,
+        title="북쪽 밭 배추", unit_label="한 상자", unit_price=30_000, total_units=10, min_units=1, per_buyer_max=5,
+        deadline=now + timedelta(days=30), delivery_note="택배", now=now,
+    )  # fmt: skip
+    open_group_buy(group_buy, by=producer.user, now=now)
+    record = make_pledge(
+        group_buy=group_buy, buyer=buyer, units=1, payment_method="stripe", card_payment_method_id="pm_card_visa",
+        now=now,
+    )  # fmt: skip
+    return buyer, record_payment(record)
 
 
 def successful_charges(stripe_api, customer_id: str) -> list[int]:
