@@ -173,6 +173,16 @@ def _hold_pledge(record: Pledge, now: datetime) -> int | None:
     return held
 
 
+def latest_pledge_of(group_buy: GroupBuy, buyer) -> Pledge | None:
+    """The buyer's most recent pledge in this group-buy, whatever became of it (to show them)."""
+    return db.session.scalar(
+        select(Pledge)
+        .where(Pledge.group_buy_id == group_buy.id, Pledge.buyer_id == buyer.id)
+        .order_by(Pledge.id.desc())
+        .limit(1)
+    )
+
+
 def pledge(
     *, group_buy: GroupBuy, buyer, units: int, payment_method: str = "pickup",
     card_payment_method_id: str | None = None, show_name: bool = False, now: datetime,

@@ -11,7 +11,7 @@ from farmstore.extensions import db
 from farmstore.forms import show_error
 from farmstore.groupbuys import bp, services
 from farmstore.groupbuys.forms import CancelGroupBuyForm, GroupBuyForm, PledgeForm
-from farmstore.groupbuys.models import Pledge
+from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, Pledge
 from farmstore.producers.services import get_producer
 from farmstore.sales.forms import CheckInForm
 from farmstore.sales.services import pickup_points_of
@@ -24,13 +24,15 @@ from farmstore.web import found, owner_only
 def show(group_buy_id: int):
     """Progress, the plan, and the pledge form (or the buyer's pledge)."""
     group_buy = found(services.get_group_buy, group_buy_id)
-    mine = services.pledge_of(group_buy, current_user) if current_user.is_authenticated else None
-    form = PledgeForm(units=mine.units if mine else 1, show_name=mine.show_name if mine else False)
+    mine = services.latest_pledge_of(group_buy, current_user) if current_user.is_authenticated else None
+    holding = mine is not None and mine.status in HOLDING_PLEDGE_STATUSES
+    form = PledgeForm(units=mine.units if holding else 1, show_name=mine.show_name if holding else False)
     return render_template(
         "groupbuys/show.html",
         group_buy=group_buy,
         now=utcnow(),
         mine=mine,
+        holding=holding,
         form=form,
         households=services.households(group_buy),
         names=services.public_pledgers(group_buy),
