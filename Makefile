@@ -28,6 +28,7 @@ test: install-dev $(COMPILED) chromium
 bench: install-dev
 	$(BIN)/python -m bench.checkout
 	$(BIN)/python -m bench.pages
+	$(BIN)/python -m bench.settlement --card-pledges 1000 --no-tracemalloc
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

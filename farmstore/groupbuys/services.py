@@ -302,6 +302,7 @@ def _settle(group_buy: GroupBuy, *, now: datetime, batch: int) -> int:
                 settled += _charge(group_buy, record, now=now)
             else:
                 settled += _release(group_buy, record, now=now)
+        db.session.commit()  # a batch of releases and pickup pledges is kept or lost as a whole
         db.session.expire_all()
     group_buy.settled_at = now
     db.session.commit()
@@ -309,7 +310,7 @@ def _settle(group_buy: GroupBuy, *, now: datetime, batch: int) -> int:
 
 
 def _release(group_buy: GroupBuy, record: Pledge, *, now: datetime) -> int:
-    """Nobody pays: the pledge is released and the pledger told, in one transaction."""
+    """Nobody pays: the pledge is released and the pledger told, in the batch's transaction."""
     moved = db.session.execute(
         update(Pledge)
         .where(Pledge.id == record.id, Pledge.status == "active")
@@ -317,21 +318,21 @@ def _release(group_buy: GroupBuy, record: Pledge, *, now: datetime) -> int:
     )
     if moved.rowcount == 1 and record.buyer is not None:
         _tell(record, "group_buy_released", now=now)
-    db.session.commit()
     return moved.rowcount
 
 
 def _charge(group_buy: GroupBuy, record: Pledge, *, now: datetime) -> int:
-    """It is on: a pay-at-pickup pledge becomes due; a card pledge is charged off-session once
-    (the payment row is committed before the card is charged, with an idempotency key)."""
-    payment = record_payment(record)
-    if record.payment_method == "pickup":
+    """It is on: a pay-at-pickup pledge becomes due (in the batch's transaction); a card pledge
+    is charged off-session once (its payment row is committed before the card is charged, with
+    an idempotency key, and the outcome is committed right after)."""
+    card = record.payment_method == "stripe"
+    payment = record_payment(record, commit=card)
+    if not card:
         moved = db.session.execute(
             update(Pledge).where(Pledge.id == record.id, Pledge.status == "active").values(status="due", settled_at=now)
         )
         if moved.rowcount == 1:
             _tell(record, "group_buy_on", now=now)
-        db.session.commit()
         return moved.rowcount
     from farmstore.payments import stripe_flow
 
@@ -349,8 +350,9 @@ def _charge(group_buy: GroupBuy, record: Pledge, *, now: datetime) -> int:
     return moved.rowcount
 
 
-def record_payment(record: Pledge):
-    """The pledge's one payment, created (and committed) the first time it is needed."""
+def record_payment(record: Pledge, *, commit: bool = True):
+    """The pledge's one payment, created the first time it is needed (and committed, unless the
+    caller commits it with other work)."""
     from farmstore.payments.models import Payment
 
     payment = db.session.scalar(select(Payment).where(Payment.pledge_id == record.id))
@@ -359,7 +361,10 @@ def record_payment(record: Pledge):
             producer_id=record.group_buy.producer_id, buyer_id=record.buyer_id,
             amount=record.units * record.group_buy.unit_price, provider=record.payment_method, pledge=record,
         )  # fmt: skip
-        db.session.commit()
+        if commit:
+            db.session.commit()
+        else:
+            db.session.flush()
     return payment
 
 
