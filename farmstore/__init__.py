@@ -60,13 +60,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     from farmstore.media.views import bp as media_bp
     from farmstore.payments.views import bp as payments_bp
     from farmstore.producers.views import bp as producers_bp
+    from farmstore.referrals.views import bp as referrals_bp
     from farmstore.regulars.views import bp as regulars_bp
     from farmstore.sales.views import bp as sales_bp
     from farmstore.stories.views import bp as stories_bp
     from farmstore.villages.views import bp as villages_bp
 
     blueprints = (main_bp, accounts_bp, villages_bp, producers_bp, stories_bp, catalog_bp, regulars_bp, sales_bp)
-    for blueprint in (*blueprints, groupbuys_bp, payments_bp, media_bp):
+    for blueprint in (*blueprints, groupbuys_bp, payments_bp, media_bp, referrals_bp):
         app.register_blueprint(blueprint)
 
     from farmstore import cli, web

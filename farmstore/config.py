@@ -114,6 +114,12 @@ def load_settings(instance_path: Path) -> dict:
         # How long an unpaid card order holds its stock, and a waitlist offer stays open.
         "RESERVATION_MINUTES": int(os.environ.get("RESERVATION_MINUTES", "30")),
         "WAITLIST_CLAIM_MINUTES": int(os.environ.get("WAITLIST_CLAIM_MINUTES", "60")),
+        # Recommendation chains (see farmstore/referrals/services.py for the rules).
+        "ATTRIBUTION_DAYS": int(os.environ.get("ATTRIBUTION_DAYS", "30")),
+        "CHAIN_MAX_DEPTH": int(os.environ.get("CHAIN_MAX_DEPTH", "10")),
+        "SHARE_LINKS_PER_DAY": int(os.environ.get("SHARE_LINKS_PER_DAY", "40")),
+        "REWARD_SPLIT_DECAY_PERCENT": int(os.environ.get("REWARD_SPLIT_DECAY_PERCENT", "50")),
+        "REWARD_MAX_BPS": int(os.environ.get("REWARD_MAX_BPS", "2000")),
         # Locale, time and money.
         "BABEL_DEFAULT_LOCALE": os.environ.get("DEFAULT_LOCALE", "ko"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIME_ZONE", "Asia/Seoul"),

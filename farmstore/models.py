@@ -7,6 +7,16 @@ from farmstore.media.models import Photo
 from farmstore.notifications.models import OutboxMessage
 from farmstore.payments.models import LedgerEntry, Payment, Refund, StripeCustomer, WebhookEvent
 from farmstore.producers.models import Producer
+from farmstore.referrals.models import (
+    Attribution,
+    ChainEntry,
+    CreditAccount,
+    CreditEntry,
+    Endorsement,
+    LinkVisit,
+    Referral,
+    ShareLink,
+)
 from farmstore.regulars.models import Follow
 from farmstore.sales.models import AreaRequest, Order, OrderLine, PickupPoint, Sale, SaleItem, WaitlistEntry
 from farmstore.stories.models import Claim, StoryPhoto, StoryPost, Subject
@@ -14,10 +24,16 @@ from farmstore.villages.models import Village
 
 __all__ = [
     "AreaRequest",
+    "Attribution",
+    "ChainEntry",
     "Claim",
+    "CreditAccount",
+    "CreditEntry",
+    "Endorsement",
     "Follow",
     "GroupBuy",
     "LedgerEntry",
+    "LinkVisit",
     "Order",
     "OrderLine",
     "OutboxMessage",
@@ -28,9 +44,11 @@ __all__ = [
     "Producer",
     "Product",
     "ProductPhoto",
+    "Referral",
     "Refund",
     "Sale",
     "SaleItem",
+    "ShareLink",
     "StoryPhoto",
     "StoryPost",
     "StripeCustomer",

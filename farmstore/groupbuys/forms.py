@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from farmstore.forms import reward_field
 from farmstore.sales.forms import DATETIME_FORMAT
 
 
@@ -30,6 +31,7 @@ class GroupBuyForm(FlaskForm):
     pickup_starts_at = DateTimeLocalField(_l("Pickup starts"), format=DATETIME_FORMAT, validators=[Optional()])
     pickup_ends_at = DateTimeLocalField(_l("Pickup ends"), format=DATETIME_FORMAT, validators=[Optional()])
     delivery_note = TextAreaField(_l("Or: how it is delivered"), validators=[Length(max=2000)])
+    reward_percent = reward_field()
 
 
 class PledgeForm(FlaskForm):

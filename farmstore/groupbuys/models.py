@@ -52,6 +52,7 @@ class GroupBuy(db.Model):
         CheckConstraint("per_buyer_max >= 1", name="per_buyer_max"),
         CheckConstraint("units_pledged >= 0 AND units_pledged <= total_units", name="units_pledged"),
         CheckConstraint(f"status IN ({', '.join(repr(s) for s in GROUP_BUY_STATUSES)})", name="status"),
+        CheckConstraint("reward_bps >= 0 AND reward_bps <= 10000", name="reward_bps"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -64,6 +65,8 @@ class GroupBuy(db.Model):
     total_units: Mapped[int] = mapped_column(Integer)
     min_units: Mapped[int] = mapped_column(Integer)
     per_buyer_max: Mapped[int] = mapped_column(Integer)
+    # The recommendation reward: basis points of what a pledger paid, split along their chain.
+    reward_bps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     deadline: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     pickup_point_id: Mapped[int | None] = mapped_column(ForeignKey("pickup_points.id"))
     pickup_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

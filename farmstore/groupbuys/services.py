@@ -27,6 +27,7 @@ from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, GroupBuy, Pledge
 from farmstore.notifications.services import queue_email
 from farmstore.payments import services as payments
 from farmstore.producers.models import Producer
+from farmstore.referrals import services as referrals
 from farmstore.sales.models import PickupPoint
 from farmstore.sales.services import PICKUP_CODE_ALPHABET, PICKUP_CODE_LENGTH
 from farmstore.stories.models import Subject
@@ -40,7 +41,7 @@ def create_group_buy(
     *, producer: Producer, by, subject_id: int | None, title: str, story: str = "", unit_label: str,
     unit_price: int, total_units: int, min_units: int, per_buyer_max: int, deadline: datetime,
     pickup_point_id: int | None = None, pickup_starts_at: datetime | None = None,
-    pickup_ends_at: datetime | None = None, delivery_note: str = "", now: datetime,
+    pickup_ends_at: datetime | None = None, delivery_note: str = "", reward_bps: int = 0, now: datetime,
 ) -> GroupBuy:  # fmt: skip
     """A producer drafts a group-buy of one of their subjects. Nothing is public until it opens."""
     require_owner(producer, by)
@@ -78,6 +79,7 @@ def create_group_buy(
         unit_price=unit_price, total_units=total_units, min_units=min_units, per_buyer_max=per_buyer_max,
         deadline=deadline, pickup_point=point, pickup_starts_at=pickup_starts_at if point else None,
         pickup_ends_at=pickup_ends_at if point else None, delivery_note=delivery_note.strip(), created_at=now,
+        reward_bps=referrals.checked_reward_bps(reward_bps),
     )  # fmt: skip
     db.session.add(group_buy)
     db.session.commit()
@@ -187,7 +189,8 @@ def pledge(
     *, group_buy: GroupBuy, buyer, units: int, payment_method: str = "pickup",
     card_payment_method_id: str | None = None, show_name: bool = False, now: datetime,
 ) -> Pledge:  # fmt: skip
-    """Pledge units, or change one's pledge, until the deadline. Never more than remain."""
+    """Pledge units, or change one's pledge, until the deadline. Never more than remain. A first
+    pledge records the chain of recommendations that brought the buyer."""
     if not group_buy.takes_pledges(now):
         raise DomainError(_l("This group-buy is not taking pledges."))
     if group_buy.producer.user_id == buyer.id:
@@ -215,6 +218,11 @@ def pledge(
     record.units, record.payment_method, record.show_name, record.updated_at = units, payment_method, show_name, now
     record.card_payment_method_id = card_payment_method_id if payment_method == "stripe" else None
     db.session.add(record)
+    if existing is None:
+        referrals.record_chain(
+            buyer=buyer, producer_id=group_buy.producer_id, now=now, pledge=record, group_buy_id=group_buy.id,
+            reward_bps=group_buy.reward_bps,
+        )  # fmt: skip
     try:
         db.session.commit()
     except IntegrityError:  # a simultaneous first pledge by the same buyer won
@@ -481,6 +489,7 @@ def check_in_pledge(*, group_buy: GroupBuy, code: str, by, now: datetime) -> Ple
         record.status = "paid"
     record.picked_up_at = now
     db.session.flush()
+    referrals.settle_rewards_of(pledge=record, now=now)
     waiting = db.session.scalar(
         select(func.count())
         .select_from(Pledge)

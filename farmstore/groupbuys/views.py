@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from farmstore.errors import DomainError
 from farmstore.extensions import db
-from farmstore.forms import show_error
+from farmstore.forms import reward_bps, show_error
 from farmstore.groupbuys import bp, services
 from farmstore.groupbuys.forms import CancelGroupBuyForm, GroupBuyForm, PledgeForm
 from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, Pledge
@@ -97,7 +97,7 @@ def new(slug: str):
                 pickup_point_id=form.pickup_point_id.data or None,
                 pickup_starts_at=local_to_utc(local["pickup_starts_at"], tz) if local["pickup_starts_at"] else None,
                 pickup_ends_at=local_to_utc(local["pickup_ends_at"], tz) if local["pickup_ends_at"] else None,
-                delivery_note=form.delivery_note.data or "", now=utcnow(),
+                delivery_note=form.delivery_note.data or "", reward_bps=reward_bps(form.reward_percent), now=utcnow(),
             )  # fmt: skip
         except DomainError as error:
             show_error(form, error)

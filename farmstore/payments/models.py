@@ -16,12 +16,14 @@ if TYPE_CHECKING:
     from farmstore.groupbuys.models import Pledge
     from farmstore.sales.models import Order
 
-PROVIDERS = ("pickup", "stripe")
+PROVIDERS = ("pickup", "stripe", "credit")
 PAYMENT_STATUSES = ("pending", "succeeded", "failed", "canceled")
+LEDGER_KINDS = ("payment", "refund", "fee", "fee_reversal", "reward", "reward_reversal")
 
 
 class Payment(db.Model):
-    """Money owed for an order or a group-buy pledge: collected at pickup or by card. `amount` is computed by the
+    """Money owed for an order or a group-buy pledge: collected at pickup, by card, or from the buyer's
+    store credit (an order may have a credit payment beside its pickup or card payment). `amount` is computed by the
     server in the currency's minor unit. A payment succeeds at most once, never after it was
     canceled, and is never refunded beyond its amount (the database checks the last)."""
 
@@ -84,18 +86,19 @@ class Refund(db.Model):
 
 class LedgerEntry(db.Model):
     """One movement of money for a producer, never changed or deleted. Amounts are signed from
-    the producer's point of view: payments +, refunds −, platform fees −, fee reversals +.
+    the producer's point of view: payments +, refunds −, platform fees −, fee reversals +,
+    recommendation rewards − (and + when a refund takes them back).
     `key` names the event that caused the row, so replaying an event cannot write it twice."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (CheckConstraint("kind IN ('payment', 'refund', 'fee', 'fee_reversal')", name="kind"),)
+    __table_args__ = (CheckConstraint(f"kind IN ({', '.join(repr(k) for k in LEDGER_KINDS)})", name="kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(80), unique=True)
     producer_id: Mapped[int] = mapped_column(ForeignKey("producers.id"), index=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
-    kind: Mapped[str] = mapped_column(String(14))
+    kind: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

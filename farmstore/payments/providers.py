@@ -1,4 +1,4 @@
-"""The two ways to pay, behind one interface. The payment services and the sales (later the
+"""The ways to pay, behind one interface. The payment services and the sales (later the
 group-buys) ask `provider_for(payment)` instead of checking which provider a payment uses."""
 
 from __future__ import annotations
@@ -78,7 +78,28 @@ class StripeProvider:
         stripe_flow.reconcile(payment, now=now)
 
 
-PROVIDERS: dict[str, Provider] = {"pickup": PickupProvider(), "stripe": StripeProvider()}
+class CreditProvider:
+    """Store credit earned by recommending: taken when the order is placed, given back as credit."""
+
+    name = "credit"
+    remote = False
+
+    def start(self, payment: Payment) -> None:
+        """Nothing to start: the credit was taken with the order."""
+
+    def cancel(self, payment: Payment, *, now: datetime) -> None:
+        """A credit payment succeeds when it is made, so there is never an unpaid one to stop."""
+
+    def send_refund(self, refund: Refund) -> None:
+        from farmstore.referrals.services import return_credit
+
+        return_credit(refund, now=refund.created_at)
+
+    def reconcile(self, payment: Payment, *, now: datetime) -> None:
+        """Nothing outside our database."""
+
+
+PROVIDERS: dict[str, Provider] = {"pickup": PickupProvider(), "stripe": StripeProvider(), "credit": CreditProvider()}
 
 
 def provider_for(payment: Payment) -> Provider:

@@ -22,7 +22,7 @@ from farmstore.extensions import db
 from farmstore.i18n import format_money
 from farmstore.payments.models import LedgerEntry, Payment, Refund
 from farmstore.payments.providers import provider_for
-from farmstore.payments.signals import payment_succeeded
+from farmstore.payments.signals import payment_succeeded, refund_completed
 from farmstore.producers.models import Producer
 
 
@@ -36,7 +36,7 @@ def new_payment(
 ) -> Payment:
     """A pending payment for an amount the server computed, for an order or a pledge (added to
     the session; the caller commits it together with what it pays for)."""
-    if provider not in current_app.config["PAYMENT_PROVIDERS"]:
+    if provider != "credit" and provider not in current_app.config["PAYMENT_PROVIDERS"]:
         raise DomainError(_l("This way of paying is not available."), field="payment_method")
     payment = Payment(
         order=order,
@@ -185,6 +185,15 @@ def _complete_refund(record: Refund, *, refunded_before: int, now: datetime) -> 
     reversal = fee_for(refunded_before + record.amount) - fee_for(refunded_before)
     if reversal:
         _ledger(payment, key=f"fee_reversal:{record.id}", kind="fee_reversal", amount=reversal, now=now, refund=record)
+    refund_completed.send(current_app._get_current_object(), refund=record, now=now)
+
+
+def ledger_reward(payment_id: int, *, amount: int, key: str, now: datetime) -> None:
+    """Recommendation rewards the producer pays (`amount` > 0) or gets back (< 0) for the purchase
+    `payment_id` paid for (caller commits)."""
+    payment = db.session.get(Payment, payment_id)
+    kind = "reward" if amount > 0 else "reward_reversal"
+    _ledger(payment, key=key, kind=kind, amount=-amount, now=now)
 
 
 def refund_everything(payment: Payment, *, reason: str, now: datetime) -> Refund | None:
@@ -196,7 +205,8 @@ def refund_everything(payment: Payment, *, reason: str, now: datetime) -> Refund
 
 @dataclass
 class PayoutReport:
-    """A producer's money for a period, computed from the ledger: net = gross − refunds − fees."""
+    """A producer's money for a period, computed from the ledger:
+    net = gross − refunds − fees − recommendation rewards."""
 
     producer: Producer
     start: datetime
@@ -204,20 +214,23 @@ class PayoutReport:
     gross: int = 0
     refunds: int = 0
     fees: int = 0
+    rewards: int = 0
     entries: list[LedgerEntry] = field(default_factory=list)
 
     @property
     def net(self) -> int:
-        return self.gross - self.refunds - self.fees
+        return self.gross - self.refunds - self.fees - self.rewards
 
 
-def _sums(query):
-    kind = LedgerEntry.kind
-    return query.with_only_columns(
-        func.coalesce(func.sum(case((kind == "payment", LedgerEntry.amount), else_=0)), 0),
-        func.coalesce(func.sum(case((kind == "refund", -LedgerEntry.amount), else_=0)), 0),
-        func.coalesce(func.sum(case((kind.in_(("fee", "fee_reversal")), -LedgerEntry.amount), else_=0)), 0),
-        func.coalesce(func.sum(LedgerEntry.amount), 0),
+def _sum_columns():
+    """gross, refunds, fees, rewards and the plain total of ledger rows (each summed as a column)."""
+    kind, amount = LedgerEntry.kind, LedgerEntry.amount
+    return (
+        func.coalesce(func.sum(case((kind == "payment", amount), else_=0)), 0),
+        func.coalesce(func.sum(case((kind == "refund", -amount), else_=0)), 0),
+        func.coalesce(func.sum(case((kind.in_(("fee", "fee_reversal")), -amount), else_=0)), 0),
+        func.coalesce(func.sum(case((kind.in_(("reward", "reward_reversal")), -amount), else_=0)), 0),
+        func.coalesce(func.sum(amount), 0),
     )
 
 
@@ -226,25 +239,20 @@ def payout_report(producer: Producer, *, start: datetime, end: datetime) -> Payo
     base = select(LedgerEntry).where(
         LedgerEntry.producer_id == producer.id, LedgerEntry.occurred_at >= start, LedgerEntry.occurred_at < end
     )
-    gross, refunds, fees, total = db.session.execute(_sums(base)).one()
-    report = PayoutReport(producer=producer, start=start, end=end, gross=gross, refunds=refunds, fees=fees)
+    gross, refunds, fees, rewards, total = db.session.execute(base.with_only_columns(*_sum_columns())).one()
+    report = PayoutReport(
+        producer=producer, start=start, end=end, gross=gross, refunds=refunds, fees=fees, rewards=rewards
+    )
     if report.net != total:  # the three figures must account for every row of the ledger
         raise RuntimeError(f"payout report for producer {producer.id} does not add up: {report.net} != {total}")
     report.entries = list(db.session.scalars(base.order_by(LedgerEntry.occurred_at, LedgerEntry.id)))
     return report
 
 
-def payout_totals(*, start: datetime, end: datetime) -> list[tuple[Producer, int, int, int, int]]:
-    """For operators: (producer, gross, refunds, fees, net) of every producer with ledger rows."""
-    kind = LedgerEntry.kind
+def payout_totals(*, start: datetime, end: datetime) -> list[tuple[Producer, int, int, int, int, int]]:
+    """For operators: (producer, gross, refunds, fees, rewards, net) of every producer with ledger rows."""
     rows = db.session.execute(
-        select(
-            LedgerEntry.producer_id,
-            func.sum(case((kind == "payment", LedgerEntry.amount), else_=0)),
-            func.sum(case((kind == "refund", -LedgerEntry.amount), else_=0)),
-            func.sum(case((kind.in_(("fee", "fee_reversal")), -LedgerEntry.amount), else_=0)),
-            func.sum(LedgerEntry.amount),
-        )
+        select(LedgerEntry.producer_id, *_sum_columns())
         .where(LedgerEntry.occurred_at >= start, LedgerEntry.occurred_at < end)
         .group_by(LedgerEntry.producer_id)
     ).all()
@@ -273,6 +281,7 @@ def payout_csv(report: PayoutReport) -> str:
         ("gross", report.gross),
         ("refunds", report.refunds),
         ("fees", report.fees),
+        ("rewards", report.rewards),
         ("net", report.net),
     ):
         writer.writerow([label, "", "", "", value, ""])

@@ -86,7 +86,7 @@ def operator_payouts():
         abort(403)
     month, start, end = _month_bounds()
     rows = services.payout_totals(start=start, end=end)
-    totals = [sum(row[i] for row in rows) for i in range(1, 5)]
+    totals = [sum(row[i] for row in rows) for i in range(1, 6)]
     return render_template("payments/operator_payouts.html", rows=rows, totals=totals, month=month)
 
 

@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateTimeLocalField,
     DecimalField,
     FieldList,
@@ -17,6 +18,8 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from farmstore.forms import reward_field
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -50,10 +53,12 @@ class SaleForm(FlaskForm):
     pickup_starts_at = DateTimeLocalField(_l("Pickup starts"), format=DATETIME_FORMAT, validators=[DataRequired()])
     pickup_ends_at = DateTimeLocalField(_l("Pickup ends"), format=DATETIME_FORMAT, validators=[DataRequired()])
     items = FieldList(FormField(SaleItemForm), max_entries=50)
+    reward_percent = reward_field()
 
 
 class OrderForm(FlaskForm):
     checkout_key = HiddenField()
+    use_credit = BooleanField(_l("Use my store credit"))
     payment_method = RadioField(
         _l("How will you pay?"),
         choices=[

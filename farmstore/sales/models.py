@@ -88,6 +88,7 @@ class Sale(db.Model):
         CheckConstraint("closes_at > opens_at", name="window"),
         CheckConstraint("pickup_ends_at > pickup_starts_at", name="pickup_window"),
         CheckConstraint("reservation_minutes > 0", name="reservation_minutes"),
+        CheckConstraint("reward_bps >= 0 AND reward_bps <= 10000", name="reward_bps"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -100,6 +101,8 @@ class Sale(db.Model):
     pickup_starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     pickup_ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     reservation_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # The recommendation reward: basis points of what a buyer paid, split along their chain.
+    reward_bps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str] = mapped_column(String(300), default="")
     no_shows_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -31,6 +31,7 @@ from farmstore.payments.models import Payment
 from farmstore.payments.providers import provider_for
 from farmstore.payments.signals import payment_failed, payment_succeeded
 from farmstore.producers.models import Producer
+from farmstore.referrals import services as referrals
 from farmstore.sales.models import (
     ACTIVE_ORDER_STATUSES,
     AreaRequest,
@@ -122,7 +123,7 @@ class ItemSpec:
 def create_sale(
     *, producer: Producer, by, title: str, description: str = "", pickup_point_id: int | None,
     opens_at: datetime, closes_at: datetime, pickup_starts_at: datetime, pickup_ends_at: datetime,
-    items: list[ItemSpec], reservation_minutes: int | None = None, now: datetime,
+    items: list[ItemSpec], reservation_minutes: int | None = None, reward_bps: int = 0, now: datetime,
 ) -> Sale:  # fmt: skip
     """Announce a sale. Orders are taken from opens_at to closes_at; pickup happens after the
     ordering window closes. Buyers who asked for a sale in the pickup point's area are told."""
@@ -145,6 +146,7 @@ def create_sale(
         producer=producer, pickup_point=point, title=title, description=description.strip(),
         opens_at=opens_at, closes_at=closes_at, pickup_starts_at=pickup_starts_at, pickup_ends_at=pickup_ends_at,
         reservation_minutes=reservation_minutes or current_app.config["RESERVATION_MINUTES"], created_at=now,
+        reward_bps=referrals.checked_reward_bps(reward_bps),
     )  # fmt: skip
     sale.items = _checked_items(producer, items)
     db.session.add(sale)
@@ -315,11 +317,13 @@ def _put_back(item_id: int, quantity: int) -> None:
 
 def place_order(
     *, sale: Sale, buyer, quantities: dict[int, int], payment_method: str = "pickup", checkout_key: str,
-    now: datetime,
+    use_credit: bool = False, now: datetime,
 ) -> Order:  # fmt: skip
     """Order from one sale. Stock is taken atomically; prices and the total are computed here,
     never taken from the form. Submitting the same checkout twice returns the first order.
-    Pay at pickup confirms at once; a card order holds its stock for `reservation_minutes`."""
+    Pay at pickup confirms at once; a card order holds its stock for `reservation_minutes`.
+    With `use_credit` the buyer's store credit pays first (a credit payment beside the other one).
+    The chain of recommendations that brought the buyer is recorded with the order."""
     checkout_key = (checkout_key or "").strip()[:64]
     if not checkout_key:
         raise DomainError(_l("This form has expired. Please submit it again."))
@@ -345,11 +349,15 @@ def place_order(
     }
     # Everything else is written first and the stock is taken last, just before the commit, so
     # the row locks on the sale's items are held for as short a time as possible.
-    card = payment_method == "stripe"
     ordered = sorted(wanted, key=lambda pair: pair[0].id)  # one lock order for everyone: no deadlocks
     lines = [OrderLine(sale_item_id=item.id, quantity=quantity, unit_price=item.price) for item, quantity in ordered]
+    total = sum(line.quantity * line.unit_price for line in lines)
+    credit = min(referrals.balance_of(buyer), total) if use_credit else 0
+    if credit == total:
+        payment_method = "pickup"  # nothing left to pay: confirmed at once
+    card = payment_method == "stripe"
     order = Order(
-        sale=sale, buyer=buyer, lines=lines, total=sum(line.quantity * line.unit_price for line in lines),
+        sale=sale, buyer=buyer, lines=lines, total=total,
         currency=current_app.config["CURRENCY"], payment_method=payment_method,
         status="reserved" if card else "confirmed", checkout_key=checkout_key,
         pickup_code=_new_pickup_code(sale.id), created_at=now, confirmed_at=None if card else now,
@@ -358,15 +366,24 @@ def place_order(
     db.session.add(order)
     try:
         payment = payments.new_payment(
-            producer_id=sale.producer_id, buyer_id=buyer.id, amount=order.total, provider=payment_method, order=order
+            producer_id=sale.producer_id, buyer_id=buyer.id, amount=total - credit, provider=payment_method, order=order
         )
+        from_credit = payments.new_payment(
+            producer_id=sale.producer_id, buyer_id=buyer.id, amount=credit, provider="credit", order=order
+        ) if credit else None  # fmt: skip
         db.session.flush()
-    except DomainError:  # an unknown way of paying: nothing is kept
+        if from_credit is not None:
+            referrals.spend_credit(from_credit, now=now)
+            payments._succeed(from_credit, now=now)
+    except DomainError:  # an unknown way of paying, or the credit was spent meanwhile: nothing is kept
         db.session.rollback()
         raise
     except IntegrityError:  # the same buyer's simultaneous second checkout got there first
         db.session.rollback()
         return _the_winning_checkout(buyer, checkout_key)
+    referrals.record_chain(
+        buyer=buyer, producer_id=sale.producer_id, now=now, order=order, sale_id=sale.id, reward_bps=sale.reward_bps
+    )
     if not card:
         _queue_to_buyer(order, "order_confirmed", now=now)
     passed_on = []
@@ -453,7 +470,7 @@ def _confirm_paid_order(_sender, payment: Payment, now: datetime, **_extra) -> N
     """A card payment arrived: confirm its order. Money that arrives for an order already
     expired or cancelled is left to `refund_late_payments` (tick), which gives it back."""
     order = payment.order
-    if order is not None and order.status == "reserved":
+    if order is not None and order.status == "reserved" and payment.provider != "credit":
         order.status, order.confirmed_at, order.reserved_until = "confirmed", now, None
         _queue_to_buyer(order, "order_confirmed", now=now)
 
@@ -671,10 +688,12 @@ def check_in(*, sale: Sale, code: str, by, now: datetime, paid: bool = True) -> 
         raise DomainError(
             _l("This order is %(status)s and cannot be handed over.", status=order.status_label), field="code"
         )
-    payment = db.session.scalar(select(Payment).where(Payment.order_id == order.id))
+    payment = payment_of(order)
     if payment is not None and payment.provider == "pickup" and payment.status == "pending" and paid:
         payments._succeed(payment, now=now, by=by)
     order.status, order.picked_up_at = "picked_up", now
+    db.session.flush()
+    referrals.settle_rewards_of(order=order, now=now)
     db.session.commit()
     return order
 
@@ -760,7 +779,19 @@ def orders_of(buyer) -> list[Order]:
 
 
 def payment_of(order: Order) -> Payment | None:
-    return db.session.scalar(select(Payment).where(Payment.order_id == order.id).order_by(Payment.id.desc()))
+    """The order's pickup or card payment (a part paid from store credit is a payment of its own)."""
+    return db.session.scalar(
+        select(Payment).where(Payment.order_id == order.id, Payment.provider != "credit").order_by(Payment.id.desc())
+    )
+
+
+def credit_paid(order: Order) -> int:
+    """How much of the order the buyer paid from store credit."""
+    return db.session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.order_id == order.id, Payment.provider == "credit", Payment.status == "succeeded"
+        )
+    )
 
 
 # ---------------------------------------------------------------- demand by area

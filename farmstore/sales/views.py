@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 from farmstore.catalog.services import products_of
 from farmstore.errors import DomainError, NotAllowed
 from farmstore.extensions import db
-from farmstore.forms import show_error
+from farmstore.forms import reward_bps, show_error
 from farmstore.payments import services as payments
 from farmstore.producers.services import get_producer
 from farmstore.sales import bp, calendar, services
@@ -82,7 +82,8 @@ def new_sale(slug: str):
                 pickup_point_id=form.pickup_point_id.data, opens_at=local_to_utc(form.opens_at.data, tz),
                 closes_at=local_to_utc(form.closes_at.data, tz),
                 pickup_starts_at=local_to_utc(form.pickup_starts_at.data, tz),
-                pickup_ends_at=local_to_utc(form.pickup_ends_at.data, tz), items=_item_specs(form), now=utcnow(),
+                pickup_ends_at=local_to_utc(form.pickup_ends_at.data, tz), items=_item_specs(form),
+                reward_bps=reward_bps(form.reward_percent), now=utcnow(),
             )  # fmt: skip
         except DomainError as error:
             show_error(form, error)
@@ -142,7 +143,7 @@ def order_now(sale_id: int):
             raise DomainError(_("This form has expired. Please submit it again."))
         order = services.place_order(
             sale=sale, buyer=current_user, quantities=quantities, payment_method=form.payment_method.data,
-            checkout_key=form.checkout_key.data, now=utcnow(),
+            checkout_key=form.checkout_key.data, use_credit=form.use_credit.data, now=utcnow(),
         )  # fmt: skip
     except DomainError as error:
         flash(error.message, "error")

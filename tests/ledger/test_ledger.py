@@ -111,7 +111,10 @@ def test_the_csv_lists_the_reports_rows_and_totals(ctx):
     ]
     assert rows[1 + len(report.entries)] == []
     totals = {row[0]: int(row[4]) for row in rows[2 + len(report.entries) :]}
-    assert totals == {"gross": report.gross, "refunds": report.refunds, "fees": report.fees, "net": report.net}
+    assert totals == {
+        "gross": report.gross, "refunds": report.refunds, "fees": report.fees, "rewards": report.rewards,
+        "net": report.net,
+    }  # fmt: skip
     assert sum(int(row[4]) for row in body) == totals["net"] == money.june_net
 
 
@@ -121,6 +124,6 @@ def test_operator_totals_are_each_producers_report(ctx):
     rows = payout_totals(start=JUNE[0], end=JUNE[1])
 
     reports = [payout_report(p, start=JUNE[0], end=JUNE[1]) for p in (money.farm, money.neighbour)]
-    assert rows == [(r.producer, r.gross, r.refunds, r.fees, r.net) for r in reports]
-    assert rows[1][1:] == (50_000, 1_234, 1_500 - 37, 50_000 - 1_234 - 1_463)
-    assert sum(row[4] for row in rows) == sum(e.amount for e in ledger_rows() if JUNE[0] <= e.occurred_at < JUNE[1])
+    assert rows == [(r.producer, r.gross, r.refunds, r.fees, r.rewards, r.net) for r in reports]
+    assert rows[1][1:] == (50_000, 1_234, 1_500 - 37, 0, 50_000 - 1_234 - 1_463)
+    assert sum(row[5] for row in rows) == sum(e.amount for e in ledger_rows() if JUNE[0] <= e.occurred_at < JUNE[1])

@@ -41,6 +41,7 @@ def test_a_producer_sees_their_months_payout(client, auth, ctx):
         "Gross sales": "₩53,776",
         "Refunds": "− ₩14,999",
         "Platform fee": "− ₩1,163",
+        "Recommendation rewards": "− ₩0",
         "Net payout": "₩37,614",
     }
     assert 'value="2025-06"' in response.text
@@ -137,11 +138,11 @@ def test_operators_see_totals_across_producers(client, auth, ctx):
     rows = re.findall(r"<tr><td><a [^>]*>([^<]+)</a></td>(.*?)</tr>", response.text, re.S)
     figures = {name: re.findall(r'<td class="num">([^<]+)</td>', cells) for name, cells in rows}
     assert figures == {
-        "Elm Valley Farm": ["₩53,776", "₩14,999", "₩1,163", "₩37,614"],
-        "Pine Hill Tea": ["₩50,000", "₩1,234", "₩1,463", "₩47,303"],
+        "Elm Valley Farm": ["₩53,776", "₩14,999", "₩1,163", "₩0", "₩37,614"],
+        "Pine Hill Tea": ["₩50,000", "₩1,234", "₩1,463", "₩0", "₩47,303"],
     }
     total = re.search(r'<tr class="total"><td>Total</td>(.*?)</tr>', response.text).group(1)
-    assert re.findall(r'<td class="num">([^<]+)</td>', total) == ["₩103,776", "₩16,233", "₩2,626", "₩84,917"]
+    assert re.findall(r'<td class="num">([^<]+)</td>', total) == ["₩103,776", "₩16,233", "₩2,626", "₩0", "₩84,917"]
 
 
 @pytest.mark.parametrize("who", ["producer", "buyer"])

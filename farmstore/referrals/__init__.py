@@ -1,0 +1,5 @@
+"""Recommendation chains: share links, chains on purchases, endorsements, store credit."""
+
+from flask import Blueprint
+
+bp = Blueprint("referrals", __name__)
