@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import Response, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -13,6 +15,7 @@ from farmstore.groupbuys import bp, services
 from farmstore.groupbuys.forms import CancelGroupBuyForm, GroupBuyForm, PledgeForm
 from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, Pledge
 from farmstore.producers.services import get_producer
+from farmstore.referrals import services as referrals
 from farmstore.sales.forms import CheckInForm
 from farmstore.sales.services import pickup_points_of
 from farmstore.stories.services import subjects_of
@@ -56,6 +59,10 @@ def pledge(group_buy_id: int):
         flash(error.message, "error")
     else:
         flash(_("Your pledge is saved. Nobody pays unless the minimum is reached by the deadline."), "success")
+        # The pledger's share link is ready on the page, to fill the group-buy (over today's link
+        # limit, the page offers the button instead).
+        with contextlib.suppress(DomainError):
+            referrals.share(current_user, kind="groupbuy", target_id=group_buy_id, now=utcnow())
     return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
 
 

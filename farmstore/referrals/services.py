@@ -225,7 +225,7 @@ def open_link(link: ShareLink, *, user, guest: str | None, now: datetime) -> boo
             db.session.add(
                 LinkVisit(
                     link_id=link.id, producer_id=link.producer_id, visitor=visitor[:40],
-                    day=local_today(now), created_at=now,
+                    day=local_today(now, current_app.config["BABEL_DEFAULT_TIMEZONE"]), created_at=now,
                 )
             )  # fmt: skip
     except IntegrityError:
@@ -425,6 +425,19 @@ def settle_rewards_of(*, order=None, pledge=None, now: datetime) -> int:
 def balance_of(user) -> int:
     """A member's store credit in won."""
     return db.session.scalar(select(CreditAccount.balance).where(CreditAccount.user_id == user.id)) or 0
+
+
+def claim_balance(user) -> int:
+    """The member's credit, read under a lock held until the caller's transaction ends, so what a
+    checkout decides to spend is still there when it spends it (a no-op UPDATE takes the row lock on
+    PostgreSQL and the write lock on SQLite)."""
+    db.session.execute(
+        update(CreditAccount)
+        .where(CreditAccount.user_id == user.id)
+        .values(balance=CreditAccount.balance)
+        .execution_options(synchronize_session=False)
+    )
+    return balance_of(user)
 
 
 def credit_history(user, *, limit: int = 50) -> list[CreditEntry]:

@@ -352,7 +352,7 @@ def place_order(
     ordered = sorted(wanted, key=lambda pair: pair[0].id)  # one lock order for everyone: no deadlocks
     lines = [OrderLine(sale_item_id=item.id, quantity=quantity, unit_price=item.price) for item, quantity in ordered]
     total = sum(line.quantity * line.unit_price for line in lines)
-    credit = min(referrals.balance_of(buyer), total) if use_credit else 0
+    credit = min(referrals.claim_balance(buyer), total) if use_credit and referrals.balance_of(buyer) else 0
     if credit == total:
         payment_method = "pickup"  # nothing left to pay: confirmed at once
     card = payment_method == "stripe"
