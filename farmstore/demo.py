@@ -23,6 +23,8 @@ from farmstore.groupbuys.models import GroupBuy, Pledge
 from farmstore.groupbuys.services import create_group_buy, open_group_buy, pledge, settle_due_group_buys
 from farmstore.payments.services import refund
 from farmstore.producers.services import create_producer
+from farmstore.referrals import services as referrals
+from farmstore.referrals.models import Referral, ShareLink
 from farmstore.regulars.services import follow
 from farmstore.sales.models import Order, PickupPoint, Sale
 from farmstore.sales.services import (
@@ -329,6 +331,8 @@ def seed(*, now: datetime) -> dict[str, int]:
         _seed_sales(now)
     if not db.session.scalar(select(func.count()).select_from(GroupBuy)):
         _seed_group_buys(now)
+    if not db.session.scalar(select(func.count()).select_from(ShareLink)):
+        _seed_referrals(now)
     return {
         "users": db.session.scalar(select(func.count()).select_from(User)),
         "villages": db.session.scalar(select(func.count()).select_from(Village)),
@@ -339,6 +343,8 @@ def seed(*, now: datetime) -> dict[str, int]:
         "orders": db.session.scalar(select(func.count()).select_from(Order)),
         "group_buys": db.session.scalar(select(func.count()).select_from(GroupBuy)),
         "pledges": db.session.scalar(select(func.count()).select_from(Pledge)),
+        "share_links": db.session.scalar(select(func.count()).select_from(ShareLink)),
+        "recorded_chains": db.session.scalar(select(func.count()).select_from(Referral)),
     }
 
 
@@ -508,3 +514,55 @@ def _seed_follows(now: datetime) -> None:
         buyer = find_user_by_email(email)
         for spec in (PRODUCERS[0], PRODUCERS[2]):
             follow(user=buyer, producer=find_user_by_email(spec["email"]).producer, now=now)
+
+
+def _seed_referrals(now: datetime) -> None:
+    """A chain of four: 지연 tells 민호 about the cabbage farm, 민호 tells 소라, 소라 tells Daniel. A
+    past sale with a 10% recommendation reward was bought through the chain and handed over, so the
+    recommenders hold store credit; the chain goes on to the hanwoo farm; some recommend in public."""
+    hanwoo, _tea, cabbage = (_producer(spec) for spec in PRODUCERS)
+    jiyeon, minho, sora, daniel = (find_user_by_email(email) for email, _name in BUYERS)
+    day = timedelta(days=1)
+    started = now - 9 * day
+    link_j = referrals.share(jiyeon, kind="producer", target_id=cabbage.id, now=started)
+    referrals.open_link(link_j, user=minho, guest=None, now=started + timedelta(hours=2))
+    field = db.session.scalar(select(Subject).where(Subject.producer_id == cabbage.id))
+    link_m = referrals.share(minho, kind="subject", target_id=field.id, now=started + timedelta(hours=3))
+    referrals.open_link(link_m, user=sora, guest=None, now=started + timedelta(hours=5))
+    link_s = referrals.share(sora, kind="producer", target_id=cabbage.id, now=started + timedelta(hours=6))
+    referrals.open_link(link_s, user=daniel, guest=None, now=started + timedelta(hours=8))
+    for n in range(1, 7):  # neighbours who only looked
+        neighbour = find_user_by_email(f"neighbour{n}@farmstore.example")
+        referrals.open_link((link_j, link_m, link_s)[n % 3], user=neighbour, guest=None, now=started + n * day / 3)
+    mangwon = db.session.scalar(select(PickupPoint).where(PickupPoint.producer_id == cabbage.id))
+    chain_sale = create_sale(
+        producer=cabbage, by=cabbage.user, title="지난 토요일 배추 추천 나눔", pickup_point_id=mangwon.id,
+        opens_at=started + day, closes_at=started + 3 * day, pickup_starts_at=started + 4 * day,
+        pickup_ends_at=started + 4 * day + timedelta(hours=2), reward_bps=1000,
+        items=[ItemSpec(_product(cabbage, "김장 배추").id, 18000, 30, 3)], now=started + day,
+    )  # fmt: skip
+    orders = [
+        place_order(
+            sale=chain_sale, buyer=buyer, quantities={chain_sale.items[0].id: units}, checkout_key=f"demo-chain-{n}",
+            now=started + (2 + n / 4) * day,
+        )
+        for n, (buyer, units) in enumerate([(daniel, 3), (sora, 2), (minho, 1)])
+    ]  # fmt: skip
+    handed_over = chain_sale.pickup_starts_at + timedelta(hours=1)
+    for order in orders:
+        check_in(sale=chain_sale, code=order.pickup_code, by=cabbage.user, now=handed_over)
+    # The word spreads to the hanwoo farm: Daniel, brought by 소라, shares the hanwoo sale on.
+    referrals.open_link(
+        referrals.share(sora, kind="producer", target_id=hanwoo.id, now=now - 2 * day), user=daniel, guest=None,
+        now=now - 2 * day,
+    )  # fmt: skip
+    referrals.open_link(
+        referrals.share(daniel, kind="producer", target_id=hanwoo.id, now=now - day),
+        user=find_user_by_email("neighbour7@farmstore.example"), guest=None, now=now - day,
+    )  # fmt: skip
+    referrals.endorse(
+        jiyeon, kind="producer", target_id=cabbage.id, note="배추가 달고 아삭해요. 김장은 여기서!", now=now
+    )
+    referrals.endorse(minho, kind="producer", target_id=cabbage.id, note="", now=now)
+    referrals.endorse(sora, kind="producer", target_id=hanwoo.id, note="누렁이 이야기를 3년째 보고 있어요.",
+                      now=now)  # fmt: skip

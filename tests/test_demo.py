@@ -88,7 +88,8 @@ def test_demo_has_sales_in_every_state_and_payouts_that_add_up(app, runner):
     assert {"confirmed", "picked_up", "no_show"} <= order_statuses
     assert any(report.refunds for report in reports)
     assert sum(report.net for report in reports) == ledger_total > 0
-    assert all(report.net == report.gross - report.refunds - report.fees for report in reports)
+    assert all(report.net == report.gross - report.refunds - report.fees - report.rewards for report in reports)
+    assert any(report.rewards for report in reports)
     assert requests >= 4
 
 
@@ -108,3 +109,20 @@ def test_demo_has_group_buys_open_succeeded_and_failed(app, runner):
     assert set(group_buys) == {"open", "succeeded", "failed"}
     assert half_full
     assert pledge_statuses == {"open": {"active"}, "succeeded": {"due"}, "failed": {"released"}}
+
+
+def test_demo_has_a_chain_of_four_with_credit(app, runner):
+    from farmstore.referrals.models import ChainEntry, CreditAccount, Referral, ShareLink
+
+    runner.invoke(args=["farm", "seed-demo"])
+
+    with app.app_context():
+        longest = db.session.scalar(select(Referral).order_by(Referral.length.desc()).limit(1))
+        chain = [entry.user.display_name for entry in longest.entries]
+        buyer = db.session.get(User, longest.buyer_id).display_name
+        holders = db.session.scalar(select(func.count()).select_from(CreditAccount).where(CreditAccount.balance > 0))
+        producers = db.session.scalar(select(func.count(func.distinct(ShareLink.producer_id))))
+        entries = db.session.scalar(select(func.count()).select_from(ChainEntry))
+    assert (buyer, chain) == ("Daniel", ["소라", "민호", "지연"])
+    assert holders == 3 and entries == 6
+    assert producers == 2
