@@ -26,6 +26,7 @@ class ShareForm(FlaskForm):
     kind = HiddenField()
     target_id = HiddenField()
     show_name = BooleanField(_l("Show my name to the people I bring"), default=True)
+    settings = HiddenField()  # "1" when sent from the link's settings, where show_name is shown
 
 
 class EndorseForm(FlaskForm):
@@ -80,7 +81,8 @@ def share():
         abort(400)
     kind, target_id = _target_from(form)
     try:
-        link = services.share(current_user, kind=kind, target_id=target_id, now=utcnow(), show_name=form.show_name.data)
+        show_name = form.show_name.data if form.settings.data == "1" else None
+        link = services.share(current_user, kind=kind, target_id=target_id, now=utcnow(), show_name=show_name)
     except DomainError as error:
         flash(error.message, "error")
         target = services.target_of(kind, target_id)
@@ -97,7 +99,7 @@ def link(token: str):
         abort(404)
     target = services.target_of(record.target_kind, record.target_id) or abort(404)
     url = external_url("referrals.follow", token=record.token)
-    form = ShareForm(kind=record.target_kind, target_id=record.target_id, show_name=record.show_name)
+    form = ShareForm(kind=record.target_kind, target_id=record.target_id, show_name=record.show_name, settings="1")
     return render_template(
         "referrals/link.html", link=record, target=target, url=url, qr=qr_svg(url), form=form,
         stats=services.link_stats(record), chain=services.chain_of(record.parent),

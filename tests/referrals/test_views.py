@@ -219,3 +219,18 @@ def test_attribution_lapses_after_its_days(client, auth, ctx):
     services.open_link(link, user=world.c, guest=None, now=utcnow() - timedelta(days=31))
 
     assert services.attributed_link(world.c.id, world.producer.id, utcnow()) is None
+
+
+def test_the_share_button_keeps_the_name_setting_and_the_link_page_changes_it(client, auth, ctx):
+    world = live_world()
+    auth.login(world.a.email)
+
+    client.post("/share", data={"kind": "sale", "target_id": world.sale.id})
+    link = services.link_of(world.a, "sale", world.sale.id)
+    assert link.show_name is True  # the button alone does not hide the name
+    client.post("/share", data={"kind": "sale", "target_id": world.sale.id, "settings": "1"})  # box unticked
+    db.session.refresh(link)
+    assert link.show_name is False
+    client.post("/share", data={"kind": "sale", "target_id": world.sale.id, "settings": "1", "show_name": "y"})
+    db.session.refresh(link)
+    assert link.show_name is True
