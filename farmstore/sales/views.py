@@ -15,6 +15,7 @@ from farmstore.extensions import db
 from farmstore.forms import reward_bps, show_error
 from farmstore.payments import services as payments
 from farmstore.producers.services import get_producer
+from farmstore.referrals import services as referrals
 from farmstore.sales import bp, calendar, services
 from farmstore.sales.forms import (
     AreaRequestForm,
@@ -177,7 +178,7 @@ def order(order_id: int):
     code_url = external_url("sales.roster", sale_id=order.sale_id, code=order.pickup_code)
     return render_template(
         "sales/order.html", order=order, now=utcnow(), qr=qr_svg(code_url), payment=services.payment_of(order),
-        refund_form=RefundForm(),
+        refund_form=RefundForm(), from_credit=services.credit_paid(order), referral=referrals.referral_for(order=order),
     )  # fmt: skip
 
 

@@ -27,6 +27,12 @@ def live_world():
     return world
 
 
+def order_one(client, world, *, use_credit: bool = False):
+    """The signed-in member orders one of the sale's first item, paying at pickup."""
+    data = {f"qty-{world.sale.items[0].id}": "1", "payment_method": "pickup", "checkout_key": "x1"}
+    return client.post(f"/sales/{world.sale.id}/order", data=data | ({"use_credit": "y"} if use_credit else {}))
+
+
 def my_link_token(response_text: str) -> str:
     return re.search(r'/r/([a-z0-9]{10})"', response_text).group(1)
 
@@ -120,10 +126,7 @@ def test_buying_after_following_a_chain_records_it(client, auth, ctx):
     client.get(f"/r/{link_b.token}")
     auth.login(world.c.email)
 
-    client.post(
-        f"/sales/{world.sale.id}/order",
-        data={f"qty-{world.sale.items[0].id}": "1", "payment_method": "pickup", "checkout_key": "x1"},
-    )
+    order_one(client, world)
 
     order = db.session.scalar(select(Order).where(Order.buyer_id == world.c.id))
     assert [e.user_id for e in services.referral_for(order=order).entries] == [world.b.id, world.a.id]
@@ -137,15 +140,7 @@ def test_the_order_form_offers_credit_only_to_those_who_have_some(client, auth, 
     services.grant_credit(world.c, amount=3_000, key="gift", now=utcnow())
 
     assert "Use my store credit (₩3,000)" in client.get(f"/sales/{world.sale.id}").text
-    client.post(
-        f"/sales/{world.sale.id}/order",
-        data={
-            f"qty-{world.sale.items[0].id}": "1",
-            "payment_method": "pickup",
-            "checkout_key": "x1",
-            "use_credit": "y",
-        },
-    )
+    order_one(client, world, use_credit=True)
     assert services.balance_of(world.c) == 0
 
 
@@ -234,3 +229,22 @@ def test_the_share_button_keeps_the_name_setting_and_the_link_page_changes_it(cl
     client.post("/share", data={"kind": "sale", "target_id": world.sale.id, "settings": "1", "show_name": "y"})
     db.session.refresh(link)
     assert link.show_name is True
+
+
+def test_the_order_page_shows_the_chain_by_consent_and_the_credit_used(client, auth, ctx):
+    world = live_world()
+    link_a = services.share(world.a, kind="sale", target_id=world.sale.id, now=utcnow(), show_name=False)
+    services.open_link(link_a, user=world.b, guest=None, now=utcnow())
+    services.open_link(
+        services.share(world.b, kind="sale", target_id=world.sale.id, now=utcnow()), user=world.c, guest=None,
+        now=utcnow(),
+    )  # fmt: skip
+    services.grant_credit(world.c, amount=2_500, key="gift", now=utcnow())
+    auth.login(world.c.email)
+    order_one(client, world, use_credit=True)
+    order = db.session.scalar(select(Order).where(Order.buyer_id == world.c.id))
+
+    page = client.get(f"/orders/{order.id}").text
+
+    assert "Recommended to you by: 민호 ← a neighbour" in page  # 지연 chose not to be named
+    assert "Paid from store credit" in page and "− ₩2,500" in page
