@@ -4,13 +4,19 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """A request broke a business rule; `message` is user-facing (lazily translated),
-    `field` names the form field it belongs to, if any."""
+    """A request broke a business rule; `message` is user-facing, `field` names the form field it
+    belongs to, if any. The message may be given lazily translated; it is read as a plain string, in
+    the language of the moment it is shown. Plain matters: a lazy string counts as safe HTML in Jinja,
+    and messages quote user text (a product's name, a typed code), which must be escaped."""
 
     def __init__(self, message, field: str | None = None):
         super().__init__(message)
-        self.message = message
+        self._message = message
         self.field = field
+
+    @property
+    def message(self) -> str:
+        return str(self._message)
 
 
 class NotAllowed(DomainError):
