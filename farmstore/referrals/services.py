@@ -225,7 +225,7 @@ def open_link(link: ShareLink, *, user, guest: str | None, now: datetime) -> boo
             db.session.add(
                 LinkVisit(
                     link_id=link.id, producer_id=link.producer_id, visitor=visitor[:40],
-                    day=local_today(now), created_at=now,
+                    day=local_today(now, current_app.config["BABEL_DEFAULT_TIMEZONE"]), created_at=now,
                 )
             )  # fmt: skip
     except IntegrityError:
