@@ -366,7 +366,8 @@ def _prune(root: TreeNode, budget: int) -> None:
 
 
 def _layout(root: TreeNode) -> Tree:
-    """Top-down layout: leaves side by side in order, each parent centred over its children."""
+    """Top-down layout: leaves side by side in order, each parent above its first (biggest) child,
+    so the root stays in the top-left corner where a phone shows it first; wider trees scroll."""
     nodes, edges, slot = [], [], 0
     stack: list[tuple[TreeNode, int, bool]] = [(root, 0, False)]
     while stack:  # post-order, without recursion
@@ -375,7 +376,7 @@ def _layout(root: TreeNode) -> Tree:
         if not node.children:
             node.x, slot = MARGIN + slot * (NODE_WIDTH + GAP_X), slot + 1
         elif done:
-            node.x = (node.children[0].x + node.children[-1].x) // 2
+            node.x = node.children[0].x
         else:
             stack.append((node, depth, True))
             stack.extend((child, depth + 1, False) for child in reversed(node.children))

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import Page, expect
 from sqlalchemy import delete, event, select
 
 from farmstore.accounts.models import User
@@ -26,6 +27,8 @@ from farmstore.referrals import insight, services
 from farmstore.referrals.insight import Scope
 from farmstore.sales.models import Order
 from farmstore.sales.services import cancel_order
+from tests.browser.conftest import console_errors  # noqa: F401 (a fixture, found by pytest by name)
+from tests.browser.test_story_walk import horizontal_overflow, screenshot, sign_in
 from tests.catalog.conftest import make_product
 from tests.english import client, ctx  # noqa: F401 (fixtures, found by pytest by name)
 from tests.factories import make_producer, make_user, make_village
@@ -335,3 +338,38 @@ def test_insight_pages_run_as_many_statements_for_big_data_as_for_small(app, cli
     print(f"\nSQL statements per insight page: {small} with 8 members, {big} with 38")
     assert insight.my_insight(world.a).buyers == 3 + 10  # chains stop at 10 links: later ones start anew
     assert small == big
+
+
+# -- In a browser ---------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_on_a_phone_a_wide_spread_scrolls_inside_its_box_and_the_pages_break_no_rule(
+    world,
+    live_server,
+    page: Page,
+    output_path,
+    console_errors,  # noqa: F811
+):
+    a_sale = services.link_of(world.a, "sale", world.sale.id)
+    for n in range(6):  # six more people share A's link on: a tree wider than a phone
+        person = make_user(f"wide{n}@example.com", display_name=f"이웃{n}")
+        visit(a_sale, person)
+        buy(world.sale, person)
+        share(person, "sale", world.sale)
+    sign_in(page, live_server, "owner@example.com")
+
+    page.goto(live_server + PAGES["sale"](world))
+    tree = page.locator("main .spread").first
+    expect(tree.locator("svg")).to_be_visible()
+    assert horizontal_overflow(page) <= 0
+    assert tree.evaluate("box => box.scrollWidth > box.clientWidth")  # the picture scrolls in its box
+    screenshot(page, output_path, "sale-insight.png")
+
+    page.context.clear_cookies()
+    sign_in(page, live_server, "a@example.com")
+    page.goto(live_server + "/me/recommendations")
+    expect(page.locator("main .lead")).to_contain_text("9")  # C, D, F and the six
+    assert horizontal_overflow(page) <= 0
+    screenshot(page, output_path, "my-recommendations.png")
+    assert console_errors == []  # no CSP violation from the inline SVG
