@@ -29,6 +29,7 @@ bench: install-dev
 	$(BIN)/python -m bench.checkout
 	$(BIN)/python -m bench.pages
 	$(BIN)/python -m bench.settlement --card-pledges 1000 --no-tracemalloc
+	$(BIN)/python -m bench.referrals
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

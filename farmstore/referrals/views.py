@@ -170,3 +170,6 @@ def recommender(step) -> str:
 def credit_balance() -> int:
     """The signed-in member's store credit (0 for guests)."""
     return services.balance_of(current_user) if current_user.is_authenticated else 0
+
+
+from farmstore.referrals import insight_views  # noqa: E402, F401 (routes of the insight pages)
