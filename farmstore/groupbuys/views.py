@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -12,11 +12,14 @@ from farmstore.forms import show_error
 from farmstore.groupbuys import bp, services
 from farmstore.groupbuys.forms import CancelGroupBuyForm, GroupBuyForm, PledgeForm
 from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, Pledge
+from farmstore.payments import stripe_flow
+from farmstore.payments.views import stripe_page
 from farmstore.producers.services import get_producer
 from farmstore.sales.forms import CheckInForm
 from farmstore.sales.services import pickup_points_of
 from farmstore.stories.services import subjects_of
 from farmstore.timeutil import local_to_utc, utcnow
+from farmstore.urls import external_url
 from farmstore.web import found, owner_only
 
 
@@ -26,7 +29,12 @@ def show(group_buy_id: int):
     group_buy = found(services.get_group_buy, group_buy_id)
     mine = services.latest_pledge_of(group_buy, current_user) if current_user.is_authenticated else None
     holding = mine is not None and mine.status in HOLDING_PLEDGE_STATUSES
-    form = PledgeForm(units=mine.units if holding else 1, show_name=mine.show_name if holding else False)
+    form = _payment_choices(
+        PledgeForm(
+            units=mine.units if holding else 1, show_name=mine.show_name if holding else False,
+            payment_method=mine.payment_method if holding else "pickup",
+        )
+    )  # fmt: skip
     return render_template(
         "groupbuys/show.html",
         group_buy=group_buy,
@@ -40,22 +48,95 @@ def show(group_buy_id: int):
     )
 
 
+def _payment_choices(form: PledgeForm) -> PledgeForm:
+    """Offer only the ways of paying this site takes."""
+    form.payment_method.choices = [
+        c for c in form.payment_method.choices if c.value in current_app.config["PAYMENT_PROVIDERS"]
+    ]
+    return form
+
+
 @bp.post("/group-buys/<int:group_buy_id>/pledge")
 @login_required
 def pledge(group_buy_id: int):
+    """Pledge or change one's pledge. Paying by card needs a saved card first: a new card is
+    saved on the card page, which comes back here through `card_saved`."""
     group_buy = found(services.get_group_buy, group_buy_id)
     form = PledgeForm()
+    card = None
     try:
         if not form.validate_on_submit():
             raise DomainError(_("Pledge at least one unit."))
-        services.pledge(
-            group_buy=group_buy, buyer=current_user, units=form.units.data, show_name=form.show_name.data,
-            now=utcnow(),
-        )  # fmt: skip
+        if form.payment_method.data == "stripe" and "stripe" in current_app.config["PAYMENT_PROVIDERS"]:
+            mine = services.pledge_of(group_buy, current_user)
+            card = mine.card_payment_method_id if mine and mine.status == "active" else None
+            if card is None:
+                return redirect(
+                    url_for(
+                        "groupbuys.card", group_buy_id=group_buy_id, units=form.units.data,
+                        show_name=int(form.show_name.data),
+                    )
+                )  # fmt: skip
+        _save_pledge(group_buy, form.units.data, form.show_name.data, form.payment_method.data, card)
     except DomainError as error:
         flash(error.message, "error")
+    return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+
+
+def _save_pledge(group_buy, units: int, show_name: bool, payment_method: str, card: str | None) -> None:
+    """Pledge through the service and say what happens next."""
+    services.pledge(
+        group_buy=group_buy, buyer=current_user, units=units, show_name=show_name, payment_method=payment_method,
+        card_payment_method_id=card, now=utcnow(),
+    )  # fmt: skip
+    if payment_method == "stripe":
+        flash(_("Your pledge is saved with your card. It is charged only if the minimum is reached."), "success")
     else:
         flash(_("Your pledge is saved. Nobody pays unless the minimum is reached by the deadline."), "success")
+
+
+def _units_asked() -> tuple[int, bool]:
+    """The units and name consent carried through the card page (the service checks them again)."""
+    return request.args.get("units", 1, type=int), request.args.get("show_name", 0, type=int) == 1
+
+
+@bp.get("/group-buys/<int:group_buy_id>/card")
+@login_required
+def card(group_buy_id: int):
+    """Save a card for a pledge with Stripe's Payment Element (a SetupIntent): nothing is charged
+    now. Stripe.js then sends the buyer to `card_saved`."""
+    group_buy = found(services.get_group_buy, group_buy_id)
+    units, show_name = _units_asked()
+    if not group_buy.takes_pledges(utcnow()) or "stripe" not in current_app.config["PAYMENT_PROVIDERS"]:
+        return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+    client_secret, error = None, None
+    try:
+        client_secret = stripe_flow.start_card_setup(current_user, now=utcnow())
+    except DomainError as failure:
+        error = failure.message
+    response = make_response(
+        render_template(
+            "groupbuys/card.html", group_buy=group_buy, units=units, client_secret=client_secret, error=error,
+            publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+            return_url=external_url(
+                "groupbuys.card_saved", group_buy_id=group_buy_id, units=units, show_name=int(show_name)
+            ),
+        )
+    )  # fmt: skip
+    return stripe_page(response)
+
+
+@bp.get("/group-buys/<int:group_buy_id>/card/saved")
+@login_required
+def card_saved(group_buy_id: int):
+    """Stripe.js's return: the card is checked with Stripe, then the pledge is made with it."""
+    group_buy = found(services.get_group_buy, group_buy_id)
+    units, show_name = _units_asked()
+    try:
+        saved = stripe_flow.finish_card_setup(current_user, request.args.get("setup_intent", ""), now=utcnow())
+        _save_pledge(group_buy, units, show_name, "stripe", saved)
+    except DomainError as error:
+        flash(error.message, "error")
     return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
 
 
