@@ -136,6 +136,8 @@ class Pledge(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="active")
     payment_method: Mapped[str] = mapped_column(String(10), default="pickup")
     card_payment_method_id: Mapped[str | None] = mapped_column(String(255))
+    # When the saved card was detached at Stripe because this pledge will never be charged.
+    card_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     show_name: Mapped[bool] = mapped_column(Boolean, default=False)
     pickup_code: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

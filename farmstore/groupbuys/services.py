@@ -350,6 +350,54 @@ def _charge(group_buy: GroupBuy, record: Pledge, *, now: datetime) -> int:
     return moved.rowcount
 
 
+# Pledges that will never be charged: their saved card is released.
+UNCHARGED_PLEDGE_STATUSES = ("released", "withdrawn")
+CARD_RELEASE_BATCH = 100
+
+
+def release_cards(*, now: datetime, batch: int = CARD_RELEASE_BATCH) -> int:
+    """Tick job: the saved card of a pledge that will never be charged (its group-buy failed or
+    was cancelled, or the buyer withdrew) is detached at Stripe, once, unless another pledge of
+    the same buyer still counts on that card. A card Stripe cannot be asked about now is tried
+    again next tick. Returns how many pledges had their card released."""
+    from farmstore.payments import stripe_flow
+    from farmstore.payments.stripe_gateway import GatewayError
+
+    due = db.session.scalars(
+        select(Pledge)
+        .where(
+            Pledge.status.in_(UNCHARGED_PLEDGE_STATUSES),
+            Pledge.card_payment_method_id.is_not(None),
+            Pledge.card_released_at.is_(None),
+        )
+        .order_by(Pledge.id)
+        .limit(batch)
+    ).all()
+    released = 0
+    for record in due:
+        still_used = db.session.scalar(
+            select(func.count())
+            .select_from(Pledge)
+            .where(
+                Pledge.card_payment_method_id == record.card_payment_method_id,
+                Pledge.id != record.id,
+                Pledge.status.in_(HOLDING_PLEDGE_STATUSES),
+            )
+        )
+        if not still_used:
+            try:
+                stripe_flow.release_card(record.card_payment_method_id, now=now)
+            except GatewayError:
+                db.session.rollback()
+                current_app.logger.warning("could not release the card of pledge %s; next tick tries again", record.id)
+                continue
+        released += db.session.execute(
+            update(Pledge).where(Pledge.id == record.id, Pledge.card_released_at.is_(None)).values(card_released_at=now)
+        ).rowcount
+        db.session.commit()
+    return released
+
+
 def record_payment(record: Pledge, *, commit: bool = True):
     """The pledge's one payment, created the first time it is needed (and committed, unless the
     caller commits it with other work)."""

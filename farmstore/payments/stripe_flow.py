@@ -541,13 +541,12 @@ def cancel_abandoned_card_setups(*, now: datetime) -> int:
                 if intent["status"] == "succeeded" and intent.get("payment_method"):
                     card.payment_method_id = _id_of(intent["payment_method"])
                     release_card(card.payment_method_id, now=now)  # saved, but never used for a pledge
-                    continue
-                if intent["status"] != "canceled":
+                elif intent["status"] != "canceled":
                     gateway.cancel_setup_intent(card.setup_intent_id)
         except GatewayError:
             db.session.rollback()
             continue
-        card.released_at = now
+        card.released_at = card.released_at or now
         db.session.commit()
         done += 1
     return done
