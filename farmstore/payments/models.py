@@ -48,6 +48,9 @@ class Payment(db.Model):
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     failure_message: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When an off-session charge of a saved card was last begun: if the commit of its outcome
+    # was lost, the next attempt first looks for the PaymentIntent at Stripe.
+    charge_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     marked_paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

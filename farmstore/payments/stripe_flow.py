@@ -575,7 +575,9 @@ def charge_saved_card(payment: Payment, payment_method: str, *, now: datetime) -
     customer = db.session.get(StripeCustomer, payment.buyer_id) if payment.buyer_id else None
     if customer is None:
         raise DomainError(_l("There is no saved card to charge."))
-    _begin_attempt(payment)
+    if payment.status == "pending" and payment.charge_started_at is not None and _adopt_charge(payment, customer, now):
+        return payment.status == "succeeded"
+    _begin_attempt(payment, now=now)
     try:
         intent = gateway.create_payment_intent(
             amount=payment.amount, currency=payment.currency, metadata=_metadata(payment),
@@ -595,15 +597,47 @@ def charge_saved_card(payment: Payment, payment_method: str, *, now: datetime) -
     return payment.status == "succeeded"
 
 
-def _begin_attempt(payment: Payment) -> None:
+# An earlier attempt's intent in one of these states took (or is taking) the money: adopt it.
+_CHARGING = ("succeeded", "processing", "requires_capture")
+
+
+def _adopt_charge(payment: Payment, customer: StripeCustomer, now: datetime) -> bool:
+    """Before charging again a payment whose last off-session attempt never recorded an outcome
+    (we crashed between Stripe's answer and our commit), look for that attempt's PaymentIntent
+    among the Customer's intents, by the payment id in its metadata, and adopt it instead of
+    charging twice: Stripe honours idempotency keys only for a day (and localstripe not at all).
+    Returns True when one was adopted (commits); raises DomainError when it is still processing
+    or Stripe cannot be asked."""
+    try:
+        earlier = next(
+            (
+                intent
+                for intent in gateway.payment_intents_of(customer.customer_id)
+                if (intent.get("metadata") or {}).get("payment_id") == str(payment.id) and intent["status"] in _CHARGING
+            ),
+            None,
+        )
+    except GatewayError as error:
+        raise DomainError(UNREACHABLE) from error
+    if earlier is None:
+        return False
+    payment.stripe_payment_intent_id = earlier["id"]
+    _apply_intent(payment, earlier, now=now)
+    db.session.commit()
+    if payment.status == "pending":
+        raise DomainError(_l("A payment for this is already in progress."))
+    return True
+
+
+def _begin_attempt(payment: Payment, *, now: datetime) -> None:
     """Mark an off-session charge as under way before Stripe is asked (commits): pending, with
-    no intent id yet. If our commit after Stripe's answer is lost, the webhook finds the payment
-    by the metadata of the intent, and calling again reuses this attempt's idempotency key, so
-    Stripe replays its answer instead of charging twice."""
+    no intent id yet, and when it began. If our commit after Stripe's answer is lost, the webhook
+    finds the payment by the metadata of the intent, and the next attempt adopts that intent
+    (`_adopt_charge`) instead of charging twice."""
     db.session.execute(
         update(Payment)
         .where(Payment.id == payment.id, Payment.status.in_(("pending", "failed")))
-        .values(status="pending", stripe_payment_intent_id=None)
+        .values(status="pending", stripe_payment_intent_id=None, charge_started_at=now)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
