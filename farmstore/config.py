@@ -114,6 +114,8 @@ def load_settings(instance_path: Path) -> dict:
         # How long an unpaid card order holds its stock, and a waitlist offer stays open.
         "RESERVATION_MINUTES": int(os.environ.get("RESERVATION_MINUTES", "30")),
         "WAITLIST_CLAIM_MINUTES": int(os.environ.get("WAITLIST_CLAIM_MINUTES", "60")),
+        # How long a group-buy pledge whose card was declined keeps its units while the buyer pays.
+        "GROUP_BUY_GRACE_HOURS": int(os.environ.get("GROUP_BUY_GRACE_HOURS", "48")),
         # Locale, time and money.
         "BABEL_DEFAULT_LOCALE": os.environ.get("DEFAULT_LOCALE", "ko"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIME_ZONE", "Asia/Seoul"),

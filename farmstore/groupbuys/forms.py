@@ -57,3 +57,19 @@ class PledgeForm(FlaskForm):
 
 class CancelGroupBuyForm(FlaskForm):
     reason = StringField(_l("Why is it cancelled?"), validators=[DataRequired(), Length(max=300)])
+
+
+class WaitlistForm(FlaskForm):
+    units = IntegerField(_l("Units"), default=1, validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
+
+
+class ClaimForm(FlaskForm):
+    payment_method = RadioField(
+        _l("How will you pay?"),
+        choices=[
+            SelectChoice("pickup", _l("When I get my share (cash or bank transfer)")),
+            SelectChoice("stripe", _l("By card now")),
+        ],
+        default="pickup",
+        validate_choice=False,
+    )

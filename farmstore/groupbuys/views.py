@@ -10,8 +10,8 @@ from farmstore.errors import DomainError
 from farmstore.extensions import db
 from farmstore.forms import show_error
 from farmstore.groupbuys import bp, services
-from farmstore.groupbuys.forms import CancelGroupBuyForm, GroupBuyForm, PledgeForm
-from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, Pledge
+from farmstore.groupbuys.forms import CancelGroupBuyForm, ClaimForm, GroupBuyForm, PledgeForm, WaitlistForm
+from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, GroupBuyWaitlistEntry, Pledge
 from farmstore.payments import stripe_flow
 from farmstore.payments.views import stripe_page
 from farmstore.producers.services import get_producer
@@ -45,6 +45,9 @@ def show(group_buy_id: int):
         households=services.households(group_buy),
         names=services.public_pledgers(group_buy),
         cancel_form=CancelGroupBuyForm(),
+        place=services.waitlist_entry_of(group_buy, current_user) if current_user.is_authenticated else None,
+        waitlist_form=WaitlistForm(),
+        claim_form=_payment_choices(ClaimForm()),
     )
 
 
@@ -246,3 +249,86 @@ def allocation_csv(group_buy_id: int):
     body = services.allocation_csv(group_buy, services.allocation(group_buy, by=current_user))
     disposition = f'attachment; filename="allocation-{group_buy.id}.csv"'
     return Response(body, mimetype="text/csv", headers={"Content-Disposition": disposition})
+
+
+@bp.get("/pledges/<int:pledge_id>/pay")
+@login_required
+def pay(pledge_id: int):
+    """The buyer pays a pledge whose card was declined (or an offer taken by card) with
+    Stripe's Payment Element, before its grace period ends. The webhook and the tick record the
+    payment whether or not the browser comes back."""
+    record = db.session.get(Pledge, pledge_id)
+    if record is None or record.buyer_id != current_user.id:
+        abort(404)
+    back = url_for("groupbuys.show", group_buy_id=record.group_buy_id)
+    if record.status != "unpaid" or record.payment_method != "stripe":
+        return redirect(back)
+    payment = services.record_payment(record)
+    client_secret, error = None, None
+    try:
+        client_secret = stripe_flow.checkout_secret_after_decline(payment, now=utcnow())
+    except DomainError as failure:
+        error = failure.message
+    else:
+        if client_secret is None:  # paid, or too late, meanwhile
+            return redirect(back)
+    response = make_response(
+        render_template(
+            "groupbuys/pay.html", pledge=record, group_buy=record.group_buy, payment=payment,
+            client_secret=client_secret, error=error, publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+            return_url=external_url("groupbuys.show", group_buy_id=record.group_buy_id),
+        )
+    )  # fmt: skip
+    return stripe_page(response)
+
+
+@bp.post("/group-buys/<int:group_buy_id>/waitlist")
+@login_required
+def join_waitlist(group_buy_id: int):
+    group_buy = found(services.get_group_buy, group_buy_id)
+    form = WaitlistForm()
+    try:
+        if not form.validate_on_submit():
+            raise DomainError(_("You can wait for 1 to %(n)d.", n=group_buy.per_buyer_max))
+        services.join_waitlist(group_buy=group_buy, buyer=current_user, units=form.units.data, now=utcnow())
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("You are on the waitlist. If units become free, we hold them for you and email you."), "success")
+    return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+
+
+def _my_place(entry_id: int) -> GroupBuyWaitlistEntry:
+    """The signed-in buyer's waitlist place (404 for anyone else's)."""
+    entry = db.session.get(GroupBuyWaitlistEntry, entry_id)
+    if entry is None or entry.buyer_id != current_user.id:
+        abort(404)
+    return entry
+
+
+@bp.post("/group-buy-waitlist/<int:entry_id>/leave")
+@login_required
+def leave_waitlist(entry_id: int):
+    entry = _my_place(entry_id)
+    services.leave_waitlist(entry, by=current_user, now=utcnow())
+    flash(_("You left the waitlist."), "info")
+    return redirect(url_for("groupbuys.show", group_buy_id=entry.group_buy_id))
+
+
+@bp.post("/group-buy-waitlist/<int:entry_id>/claim")
+@login_required
+def claim(entry_id: int):
+    """Take the units held for you; paying by card goes on to the pledge's pay page."""
+    entry = _my_place(entry_id)
+    form = ClaimForm()
+    try:
+        if not form.validate_on_submit():
+            raise DomainError(_("This form has expired. Please submit it again."))
+        record = services.claim_offer(entry, by=current_user, payment_method=form.payment_method.data, now=utcnow())
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(url_for("groupbuys.show", group_buy_id=entry.group_buy_id))
+    if record.payment_method == "stripe":
+        return redirect(url_for("groupbuys.pay", pledge_id=record.id))
+    flash(_("They are yours. Pay when you get your share."), "success")
+    return redirect(url_for("groupbuys.show", group_buy_id=entry.group_buy_id))

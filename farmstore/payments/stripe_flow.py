@@ -106,6 +106,26 @@ def checkout_secret(payment: Payment, *, now: datetime) -> str | None:
     return intent["client_secret"]
 
 
+def checkout_secret_after_decline(payment: Payment, *, now: datetime) -> str | None:
+    """The client secret for paying on-session a payment whose off-session charge was declined
+    (a group-buy pledge in its grace period): a failed payment gets a new PaymentIntent for its
+    next attempt. The payment is locked meanwhile, so the tick cannot decide it will never be
+    paid while its new intent is being made (the tick then cancels that intent at Stripe). None
+    when there is nothing left to pay (commits)."""
+    services.lock(payment)
+    if payment.status in ("succeeded", "canceled"):
+        db.session.rollback()
+        return None
+    if payment.status == "failed":
+        payment.status, payment.stripe_payment_intent_id = "pending", None
+        try:
+            _create_intent(payment)
+        except GatewayError as error:
+            db.session.rollback()
+            raise DomainError(UNREACHABLE) from error
+    return checkout_secret(payment, now=now)
+
+
 # ---------------------------------------------------------------- what Stripe tells us
 
 
