@@ -20,7 +20,15 @@ from farmstore.catalog.models import Product
 from farmstore.catalog.services import create_product
 from farmstore.extensions import db
 from farmstore.groupbuys.models import GroupBuy, Pledge
-from farmstore.groupbuys.services import create_group_buy, open_group_buy, pledge, settle_due_group_buys
+from farmstore.groupbuys.services import (
+    create_group_buy,
+    grace_period,
+    join_waitlist,
+    open_group_buy,
+    pledge,
+    settle_due_group_buys,
+)
+from farmstore.payments.models import Payment
 from farmstore.payments.services import refund
 from farmstore.producers.services import create_producer
 from farmstore.referrals import services as referrals
@@ -464,12 +472,13 @@ def _seed_sales(now: datetime) -> None:
     request_area(producer=cabbage, buyer=buyers[3], area="송파구", now=now)
 
 
-NEIGHBOURS = ["하늘", "바다", "도윤", "서연", "하준", "지우", "민준", "수아", "Emma", "Lucas"]
+NEIGHBOURS = ["하늘", "바다", "도윤", "서연", "하준", "지우", "민준", "수아", "Emma", "Lucas", "은우", "Noah"]
 
 
 def _seed_group_buys(now: datetime) -> None:
     """Three group-buys: one open and about half full, one that succeeded (settled: pickup
-    pledges due), one that failed (everyone released). Neighbours join the demo buyers."""
+    pledges due, one pledge whose card was declined in its grace period, a neighbour on the
+    waitlist), one that failed (everyone released). Neighbours join the demo buyers."""
     hanwoo, tea, cabbage = (_producer(spec) for spec in PRODUCERS)
     people = [find_user_by_email(email) for email, _name in BUYERS] + [
         _user(f"neighbour{n}@farmstore.example", name, now) for n, name in enumerate(NEIGHBOURS, 1)
@@ -486,7 +495,7 @@ def _seed_group_buys(now: datetime) -> None:
         (cabbage, field, "북쪽 밭 김장 배추 함께 사기", "배추 3포기 한 상자", 18000, 60, 40, 6, now + 9 * day, mangwon,
          [3, 4, 2, 5, 3, 2, 4, 3, 2, 1]),
         (hanwoo, cow, "누렁이 한 마리, 열여섯 가구가 나눠요", "1/16 지분 (약 18kg)", 420000, 16, 12, 2, now - 2 * day,
-         seongsu, [2, 1, 2, 1, 1, 2, 1, 1, 2, 1]),
+         seongsu, [2, 1, 2, 1, 1, 2, 1, 1, 2, 1, 1, 1]),
         (tea, flowers, "구절초 밭 한 해 나눔", "구절초차 30g 두 통", 28000, 30, 20, 3, now - 1 * day, None,
          [1, 2, 1, 2, 1]),
     ]  # fmt: skip
@@ -505,7 +514,24 @@ def _seed_group_buys(now: datetime) -> None:
                 group_buy=group_buy, buyer=person, units=units, show_name=n % 2 == 0,
                 now=started + timedelta(hours=6 * (n + 1)),
             )  # fmt: skip
+        if group_buy.units_left == 0:  # the cow is fully shared: the last neighbour waits for a share
+            join_waitlist(group_buy=group_buy, buyer=people[-1], units=1, now=started + 4 * day)
     settle_due_group_buys(now=now)
+    _declined_card(db.session.scalar(select(GroupBuy).where(GroupBuy.subject_id == cow.id)), now)
+
+
+def _declined_card(group_buy: GroupBuy, now: datetime) -> None:
+    """One pledge of the succeeded group-buy as settlement leaves it when a saved card is
+    declined: unpaid, in its grace period, with a failed card payment. (The demo runs without
+    Stripe keys, so the card and its decline are written here rather than made at Stripe.)"""
+    record = db.session.scalars(
+        select(Pledge).where(Pledge.group_buy_id == group_buy.id, Pledge.status == "due").order_by(Pledge.id.desc())
+    ).first()
+    record.payment_method, record.status, record.pay_by = "stripe", "unpaid", now + grace_period()
+    payment = db.session.scalar(select(Payment).where(Payment.pledge_id == record.id))
+    payment.provider, payment.status, payment.attempt = "stripe", "failed", 2
+    payment.failure_message = "Your card was declined."
+    db.session.commit()
 
 
 def _seed_follows(now: datetime) -> None:

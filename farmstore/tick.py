@@ -8,18 +8,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from farmstore.groupbuys.services import settle_due_group_buys
+from farmstore.groupbuys import services as groupbuys
 from farmstore.notifications.services import deliver_due_messages
-from farmstore.payments.stripe_flow import reconcile_stripe_payments
+from farmstore.payments.stripe_flow import cancel_abandoned_card_setups, reconcile_stripe_payments
 from farmstore.sales import services as sales
 
 JOBS: list[tuple[str, Callable[..., object]]] = [
-    ("group_buy_settlement", settle_due_group_buys),
+    ("group_buy_settlement", groupbuys.settle_due_group_buys),
+    ("group_buy_card_release", groupbuys.release_cards),
+    ("group_buy_unpaid_pledges", groupbuys.free_unpaid_pledges),
+    ("group_buy_waitlist_offers", groupbuys.lapse_waitlist_offers),
     ("expired_reservations", sales.expire_reservations),
     ("lapsed_waitlist_offers", sales.lapse_waitlist_offers),
     ("no_shows", sales.mark_no_shows),
     ("late_payment_refunds", sales.refund_late_payments),
     ("stripe_payments", reconcile_stripe_payments),
+    ("abandoned_card_setups", cancel_abandoned_card_setups),
     # Mail last, so messages written by the jobs above go out in the same tick.
     ("mail", deliver_due_messages),
 ]

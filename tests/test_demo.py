@@ -94,7 +94,8 @@ def test_demo_has_sales_in_every_state_and_payouts_that_add_up(app, runner):
 
 
 def test_demo_has_group_buys_open_succeeded_and_failed(app, runner):
-    from farmstore.groupbuys.models import GroupBuy, Pledge
+    from farmstore.groupbuys.models import GroupBuy, GroupBuyWaitlistEntry, Pledge
+    from farmstore.timeutil import utcnow
 
     runner.invoke(args=["farm", "seed-demo"])
 
@@ -106,9 +107,13 @@ def test_demo_has_group_buys_open_succeeded_and_failed(app, runner):
         }
         open_one = group_buys["open"]
         half_full = 0 < open_one.units_pledged < open_one.min_units
+        waiting = db.session.scalar(select(func.count()).select_from(GroupBuyWaitlistEntry))
+        in_grace = db.session.scalar(select(Pledge).where(Pledge.status == "unpaid"))
+        grace_shown = in_grace.pay_by > utcnow() and in_grace.group_buy.units_left == 0
     assert set(group_buys) == {"open", "succeeded", "failed"}
     assert half_full
-    assert pledge_statuses == {"open": {"active"}, "succeeded": {"due"}, "failed": {"released"}}
+    assert pledge_statuses == {"open": {"active"}, "succeeded": {"due", "unpaid"}, "failed": {"released"}}
+    assert waiting == 1 and grace_shown
 
 
 def test_demo_has_a_chain_of_four_with_credit(app, runner):

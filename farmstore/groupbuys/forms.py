@@ -2,7 +2,16 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from farmstore.forms import reward_field
@@ -37,7 +46,32 @@ class GroupBuyForm(FlaskForm):
 class PledgeForm(FlaskForm):
     units = IntegerField(_l("Units"), default=1, validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
     show_name = BooleanField(_l("Show my first name to others in this group-buy"))
+    payment_method = RadioField(
+        _l("How will you pay?"),
+        choices=[
+            SelectChoice("pickup", _l("When I get my share (cash or bank transfer)")),
+            SelectChoice("stripe", _l("By card: saved now, charged only if it is on")),
+        ],
+        default="pickup",
+        validate_choice=False,  # the service refuses a way of paying that is not offered, in words
+    )
 
 
 class CancelGroupBuyForm(FlaskForm):
     reason = StringField(_l("Why is it cancelled?"), validators=[DataRequired(), Length(max=300)])
+
+
+class WaitlistForm(FlaskForm):
+    units = IntegerField(_l("Units"), default=1, validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
+
+
+class ClaimForm(FlaskForm):
+    payment_method = RadioField(
+        _l("How will you pay?"),
+        choices=[
+            SelectChoice("pickup", _l("When I get my share (cash or bank transfer)")),
+            SelectChoice("stripe", _l("By card now")),
+        ],
+        default="pickup",
+        validate_choice=False,
+    )

@@ -33,7 +33,9 @@ PLEDGE_STATUSES = {
     "paid": _l("Paid"),
     "unpaid": _l("Payment failed"),
     "released": _l("Released"),
+    "lapsed": _l("Not paid in time"),
 }
+WAITLIST_STATUSES = ("waiting", "offered", "claimed", "lapsed", "left")
 # Pledges that hold units of the group-buy.
 HOLDING_PLEDGE_STATUSES = ("active", "due", "paid", "unpaid")
 
@@ -139,12 +141,16 @@ class Pledge(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="active")
     payment_method: Mapped[str] = mapped_column(String(10), default="pickup")
     card_payment_method_id: Mapped[str | None] = mapped_column(String(255))
+    # When the saved card was detached at Stripe because this pledge will never be charged.
+    card_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     show_name: Mapped[bool] = mapped_column(Boolean, default=False)
     pickup_code: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     picked_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An unpaid pledge (its card was declined) holds its units until then; the tick frees them after.
+    pay_by: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     group_buy: Mapped[GroupBuy] = relationship()
     buyer: Mapped[User | None] = relationship()
@@ -156,3 +162,36 @@ class Pledge(db.Model):
     @property
     def total(self) -> int:
         return self.units * self.group_buy.unit_price
+
+
+class GroupBuyWaitlistEntry(db.Model):
+    """A buyer waiting for units of a full group-buy. Units freed after the deadline (a pledge
+    not paid in time, an offer not taken) are offered in order of joining: they are held for
+    the buyer (counted in `units_pledged`) until `offer_expires_at`."""
+
+    __tablename__ = "group_buy_waitlist"
+    __table_args__ = (
+        CheckConstraint("units >= 1", name="units"),
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in WAITLIST_STATUSES)})", name="status"),
+        Index(
+            "uq_group_buy_waitlist_one_open_per_buyer",
+            "group_buy_id",
+            "buyer_id",
+            unique=True,
+            sqlite_where=text("status IN ('waiting', 'offered')"),
+            postgresql_where=text("status IN ('waiting', 'offered')"),
+        ),
+        Index("ix_group_buy_waitlist_line", "group_buy_id", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_buy_id: Mapped[int] = mapped_column(ForeignKey("group_buys.id", ondelete="CASCADE"))
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    units: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="waiting")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    group_buy: Mapped[GroupBuy] = relationship()
+    buyer: Mapped[User] = relationship()

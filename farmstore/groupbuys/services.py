@@ -13,7 +13,7 @@ import csv
 import io
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -23,9 +23,10 @@ from sqlalchemy.orm import selectinload
 
 from farmstore.errors import DomainError, NotAllowed, NotFound
 from farmstore.extensions import db
-from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, GroupBuy, Pledge
+from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, GroupBuy, GroupBuyWaitlistEntry, Pledge
 from farmstore.notifications.services import queue_email
 from farmstore.payments import services as payments
+from farmstore.payments.signals import payment_succeeded
 from farmstore.producers.models import Producer
 from farmstore.referrals import services as referrals
 from farmstore.sales.models import PickupPoint
@@ -347,15 +348,81 @@ def _charge(group_buy: GroupBuy, record: Pledge, *, now: datetime) -> int:
     paid = payment.status == "succeeded" or stripe_flow.charge_saved_card(
         payment, record.card_payment_method_id, now=now
     )
+    pay_by = None if paid else now + grace_period()
     moved = db.session.execute(
         update(Pledge)
         .where(Pledge.id == record.id, Pledge.status == "active")
-        .values(status="paid" if paid else "unpaid", settled_at=now)
+        .values(status="paid" if paid else "unpaid", settled_at=now, pay_by=pay_by)
+        .execution_options(synchronize_session=False)
     )
-    if moved.rowcount == 1:
-        _tell(record, "group_buy_on" if paid else "group_buy_unpaid", now=now)
+    if moved.rowcount == 1 and paid:
+        _tell(record, "group_buy_on", now=now)
+    elif moved.rowcount == 1:
+        _tell_to_pay(record, pay_by=pay_by, now=now)
     db.session.commit()
     return moved.rowcount
+
+
+def grace_period() -> timedelta:
+    """How long a pledge whose card was declined keeps its units while the buyer pays."""
+    return timedelta(hours=current_app.config["GROUP_BUY_GRACE_HOURS"])
+
+
+def _tell_to_pay(record: Pledge, *, pay_by: datetime, now: datetime) -> None:
+    """Ask the buyer to pay on the pledge's pay page before `pay_by` (caller commits)."""
+    if record.buyer is not None:
+        queue_email(
+            to=record.buyer.email, template="group_buy_unpaid", locale=record.buyer.locale, now=now, pledge=record,
+            group_buy=record.group_buy, pay_by=pay_by, link=external_url("groupbuys.pay", pledge_id=record.id),
+        )  # fmt: skip
+
+
+# Pledges that will never be charged: their saved card is released.
+UNCHARGED_PLEDGE_STATUSES = ("released", "withdrawn")
+CARD_RELEASE_BATCH = 100
+
+
+def release_cards(*, now: datetime, batch: int = CARD_RELEASE_BATCH) -> int:
+    """Tick job: the saved card of a pledge that will never be charged (its group-buy failed or
+    was cancelled, or the buyer withdrew) is detached at Stripe, once, unless another pledge of
+    the same buyer still counts on that card. A card Stripe cannot be asked about now is tried
+    again next tick. Returns how many pledges had their card released."""
+    from farmstore.payments import stripe_flow
+    from farmstore.payments.stripe_gateway import GatewayError
+
+    due = db.session.scalars(
+        select(Pledge)
+        .where(
+            Pledge.status.in_(UNCHARGED_PLEDGE_STATUSES),
+            Pledge.card_payment_method_id.is_not(None),
+            Pledge.card_released_at.is_(None),
+        )
+        .order_by(Pledge.id)
+        .limit(batch)
+    ).all()
+    released = 0
+    for record in due:
+        still_used = db.session.scalar(
+            select(func.count())
+            .select_from(Pledge)
+            .where(
+                Pledge.card_payment_method_id == record.card_payment_method_id,
+                Pledge.id != record.id,
+                Pledge.status.in_(HOLDING_PLEDGE_STATUSES),
+            )
+        )
+        if not still_used:
+            try:
+                stripe_flow.release_card(record.card_payment_method_id, now=now)
+            except GatewayError:
+                db.session.rollback()
+                current_app.logger.warning("could not release the card of pledge %s; next tick tries again", record.id)
+                continue
+        released += db.session.execute(
+            update(Pledge).where(Pledge.id == record.id, Pledge.card_released_at.is_(None)).values(card_released_at=now)
+        ).rowcount
+        db.session.commit()
+    return released
 
 
 def record_payment(record: Pledge, *, commit: bool = True):
@@ -384,6 +451,216 @@ def _tell(record: Pledge, template: str, *, now: datetime) -> None:
         to=buyer.email, template=template, locale=buyer.locale, now=now, pledge=record, group_buy=record.group_buy,
         link=external_url("groupbuys.show", group_buy_id=record.group_buy_id),
     )  # fmt: skip
+
+
+# ---------------------------------------------------------------- grace period and waitlist
+
+
+def _move(model, row_id: int, *, from_status: str, to: str, **values) -> bool:
+    """Move a pledge or a waitlist entry to `to` only if it is still `from_status`: the tick, a
+    late payment and the buyer acting on the same row must not all move its units (caller commits)."""
+    moved = db.session.execute(
+        update(model)
+        .where(model.id == row_id, model.status == from_status)
+        .values(status=to, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return moved.rowcount == 1
+
+
+def _shift_units(group_buy_id: int, delta: int) -> bool:
+    """Add `delta` held units (negative to free them) after the deadline; the database refuses
+    to let the count pass the total (caller commits)."""
+    result = db.session.execute(
+        update(GroupBuy)
+        .where(
+            GroupBuy.id == group_buy_id,
+            GroupBuy.units_pledged + delta <= GroupBuy.total_units,
+            GroupBuy.units_pledged + delta >= 0,
+        )
+        .values(units_pledged=GroupBuy.units_pledged + delta)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+@payment_succeeded.connect
+def _pledge_paid(_sender, payment, now: datetime, **_extra) -> None:
+    """The money of an unpaid pledge arrived (its pay page, a webhook, a reconciliation): it is
+    paid and keeps its units. Runs in the payment layer's transaction, which commits. A pledge
+    whose units were already freed never gets here: its payment was canceled first."""
+    if payment.pledge_id is None:
+        return
+    record = db.session.get(Pledge, payment.pledge_id)
+    if _move(Pledge, record.id, from_status="unpaid", to="paid", pay_by=None):
+        db.session.refresh(record)
+        _tell(record, "group_buy_on", now=now)
+
+
+def free_unpaid_pledges(*, now: datetime) -> int:
+    """Tick job: pledges still unpaid after their grace period give up their units, which are
+    offered to the waitlist. Each payment is locked and its intent canceled at Stripe before the
+    pledge moves, so a late payment either wins fully (the pledge is paid and keeps its units) or
+    can no longer be made; never both. Returns how many pledges were freed."""
+    due = db.session.scalars(
+        select(Pledge.id).where(Pledge.status == "unpaid", Pledge.pay_by <= now).order_by(Pledge.id)
+    ).all()
+    freed = 0
+    for pledge_id in due:
+        record = db.session.get(Pledge, pledge_id)
+        payment = record_payment(record)
+        payments.lock(payment)  # the pay page and the webhook wait until this commits
+        try:
+            payments.cancel_unpaid(payment, now=now)  # money that arrived meanwhile is recorded instead
+        except DomainError:  # Stripe is still processing a payment, or cannot be reached: next tick
+            db.session.rollback()
+            continue
+        if payment.status != "canceled" or not _move(Pledge, pledge_id, from_status="unpaid", to="lapsed"):
+            db.session.commit()  # paid after all
+            continue
+        _shift_units(record.group_buy_id, -record.units)
+        db.session.refresh(record)
+        _tell(record, "group_buy_lapsed", now=now)
+        _offer_freed_units(record.group_buy_id, now=now)
+        db.session.commit()
+        freed += 1
+    return freed
+
+
+def join_waitlist(*, group_buy: GroupBuy, buyer, units: int, now: datetime) -> GroupBuyWaitlistEntry:
+    """Wait for units of a full group-buy; units freed after the deadline are offered in the
+    order people joined."""
+    if group_buy.status not in ("open", "succeeded") or (group_buy.status == "open" and now >= group_buy.deadline):
+        raise DomainError(_l("This group-buy has no waitlist now."))
+    if group_buy.units_left > 0:
+        raise DomainError(_l("There are units left: pledge instead."))
+    if group_buy.producer.user_id == buyer.id:
+        raise DomainError(_l("You cannot pledge to your own group-buy."))
+    if pledge_of(group_buy, buyer) is not None:
+        raise DomainError(_l("You already pledged; change that pledge instead."))
+    if not isinstance(units, int) or not 1 <= units <= group_buy.per_buyer_max:
+        raise DomainError(_l("You can wait for 1 to %(n)d.", n=group_buy.per_buyer_max), field="units")
+    entry = GroupBuyWaitlistEntry(group_buy=group_buy, buyer=buyer, units=units, created_at=now)
+    db.session.add(entry)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError(_l("You are already on the waitlist for this.")) from None
+    return entry
+
+
+def waitlist_entry_of(group_buy: GroupBuy, buyer) -> GroupBuyWaitlistEntry | None:
+    """The buyer's open place on the group-buy's waitlist, if any."""
+    return db.session.scalar(
+        select(GroupBuyWaitlistEntry).where(
+            GroupBuyWaitlistEntry.group_buy_id == group_buy.id,
+            GroupBuyWaitlistEntry.buyer_id == buyer.id,
+            GroupBuyWaitlistEntry.status.in_(("waiting", "offered")),
+        )
+    )
+
+
+def leave_waitlist(entry: GroupBuyWaitlistEntry, *, by, now: datetime) -> None:
+    """Leave the waitlist; units held for this buyer go to the next one."""
+    if by is None or entry.buyer_id != by.id:
+        raise NotAllowed(_l("This is not your place on the waitlist."))
+    held = entry.status == "offered"
+    if entry.status not in ("waiting", "offered") or not _move(
+        GroupBuyWaitlistEntry, entry.id, from_status=entry.status, to="left"
+    ):
+        db.session.rollback()
+        return
+    if held:
+        _shift_units(entry.group_buy_id, -entry.units)
+        _offer_freed_units(entry.group_buy_id, now=now)
+    db.session.commit()
+
+
+def claim_offer(entry: GroupBuyWaitlistEntry, *, by, payment_method: str, now: datetime) -> Pledge:
+    """Take the units held for you: they become your pledge, due at pickup, or to pay by card on
+    the pledge's pay page within the grace period (else they are freed again)."""
+    if by is None or entry.buyer_id != by.id:
+        raise NotAllowed(_l("This is not your place on the waitlist."))
+    if payment_method not in current_app.config["PAYMENT_PROVIDERS"]:
+        raise DomainError(_l("This way of paying is not available."), field="payment_method")
+    still_offered = (GroupBuyWaitlistEntry.offer_expires_at > now,)
+    if (
+        entry.status != "offered"
+        or not db.session.execute(
+            update(GroupBuyWaitlistEntry)
+            .where(GroupBuyWaitlistEntry.id == entry.id, GroupBuyWaitlistEntry.status == "offered", *still_offered)
+            .values(status="claimed")
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    ):
+        db.session.rollback()
+        raise DomainError(_l("This offer has ended."))
+    card = payment_method == "stripe"
+    record = Pledge(
+        group_buy_id=entry.group_buy_id, buyer_id=by.id, units=entry.units, payment_method=payment_method,
+        status="unpaid" if card else "due", created_at=now, updated_at=now, settled_at=now,
+        pay_by=now + grace_period() if card else None, pickup_code=_new_code(entry.group_buy_id),
+    )  # fmt: skip
+    db.session.add(record)
+    try:
+        db.session.flush()
+    except IntegrityError:  # they hold a pledge already (one per household)
+        db.session.rollback()
+        raise DomainError(_l("You already pledged; change that pledge instead.")) from None
+    record_payment(record, commit=False)
+    db.session.commit()
+    return record
+
+
+def _offer_freed_units(group_buy_id: int, *, now: datetime) -> None:
+    """Hold freed units of a succeeded group-buy for the waitlist, first come first served, and
+    tell each buyer (caller commits)."""
+    group_buy = db.session.get(GroupBuy, group_buy_id)
+    if group_buy.status != "succeeded":
+        return
+    expires = now + timedelta(minutes=current_app.config["WAITLIST_CLAIM_MINUTES"])
+    while True:
+        db.session.refresh(group_buy)
+        entry = db.session.scalar(
+            select(GroupBuyWaitlistEntry)
+            .where(GroupBuyWaitlistEntry.group_buy_id == group_buy_id, GroupBuyWaitlistEntry.status == "waiting")
+            .order_by(GroupBuyWaitlistEntry.created_at, GroupBuyWaitlistEntry.id)
+            .limit(1)
+        )
+        units = min(entry.units, group_buy.units_left) if entry else 0
+        if units <= 0 or not _shift_units(group_buy_id, units):
+            return
+        if not _move(
+            GroupBuyWaitlistEntry, entry.id, from_status="waiting", to="offered", units=units, offered_at=now,
+            offer_expires_at=expires,
+        ):  # fmt: skip
+            _shift_units(group_buy_id, -units)  # they left the line meanwhile: try the next one
+            continue
+        db.session.refresh(entry)
+        queue_email(
+            to=entry.buyer.email, template="group_buy_waitlist_offer", locale=entry.buyer.locale, now=now,
+            entry=entry, group_buy=group_buy, link=external_url("groupbuys.show", group_buy_id=group_buy_id),
+        )  # fmt: skip
+
+
+def lapse_waitlist_offers(*, now: datetime) -> int:
+    """Tick job: offers not claimed in time lapse; their units go to the next in line."""
+    ended = db.session.scalars(
+        select(GroupBuyWaitlistEntry).where(
+            GroupBuyWaitlistEntry.status == "offered", GroupBuyWaitlistEntry.offer_expires_at <= now
+        )
+    ).all()
+    count = 0
+    for entry in ended:
+        if not _move(GroupBuyWaitlistEntry, entry.id, from_status="offered", to="lapsed"):
+            db.session.rollback()  # claimed or left since it was loaded
+            continue
+        _shift_units(entry.group_buy_id, -entry.units)
+        _offer_freed_units(entry.group_buy_id, now=now)
+        db.session.commit()
+        count += 1
+    return count
 
 
 def get_group_buy(group_buy_id: int) -> GroupBuy:

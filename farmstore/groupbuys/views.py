@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from flask import Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -12,14 +12,17 @@ from farmstore.errors import DomainError
 from farmstore.extensions import db
 from farmstore.forms import reward_bps, show_error
 from farmstore.groupbuys import bp, services
-from farmstore.groupbuys.forms import CancelGroupBuyForm, GroupBuyForm, PledgeForm
-from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, Pledge
+from farmstore.groupbuys.forms import CancelGroupBuyForm, ClaimForm, GroupBuyForm, PledgeForm, WaitlistForm
+from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, GroupBuyWaitlistEntry, Pledge
+from farmstore.payments import stripe_flow
+from farmstore.payments.views import stripe_page
 from farmstore.producers.services import get_producer
 from farmstore.referrals import services as referrals
 from farmstore.sales.forms import CheckInForm
 from farmstore.sales.services import pickup_points_of
 from farmstore.stories.services import subjects_of
 from farmstore.timeutil import local_to_utc, utcnow
+from farmstore.urls import external_url
 from farmstore.web import found, owner_only
 
 
@@ -29,7 +32,12 @@ def show(group_buy_id: int):
     group_buy = found(services.get_group_buy, group_buy_id)
     mine = services.latest_pledge_of(group_buy, current_user) if current_user.is_authenticated else None
     holding = mine is not None and mine.status in HOLDING_PLEDGE_STATUSES
-    form = PledgeForm(units=mine.units if holding else 1, show_name=mine.show_name if holding else False)
+    form = _payment_choices(
+        PledgeForm(
+            units=mine.units if holding else 1, show_name=mine.show_name if holding else False,
+            payment_method=mine.payment_method if holding else "pickup",
+        )
+    )  # fmt: skip
     return render_template(
         "groupbuys/show.html",
         group_buy=group_buy,
@@ -40,29 +48,105 @@ def show(group_buy_id: int):
         households=services.households(group_buy),
         names=services.public_pledgers(group_buy),
         cancel_form=CancelGroupBuyForm(),
+        place=services.waitlist_entry_of(group_buy, current_user) if current_user.is_authenticated else None,
+        waitlist_form=WaitlistForm(),
+        claim_form=_payment_choices(ClaimForm()),
     )
+
+
+def _payment_choices(form: PledgeForm) -> PledgeForm:
+    """Offer only the ways of paying this site takes."""
+    form.payment_method.choices = [
+        c for c in form.payment_method.choices if c.value in current_app.config["PAYMENT_PROVIDERS"]
+    ]
+    return form
 
 
 @bp.post("/group-buys/<int:group_buy_id>/pledge")
 @login_required
 def pledge(group_buy_id: int):
+    """Pledge or change one's pledge. Paying by card needs a saved card first: a new card is
+    saved on the card page, which comes back here through `card_saved`."""
     group_buy = found(services.get_group_buy, group_buy_id)
     form = PledgeForm()
+    card = None
     try:
         if not form.validate_on_submit():
             raise DomainError(_("Pledge at least one unit."))
-        services.pledge(
-            group_buy=group_buy, buyer=current_user, units=form.units.data, show_name=form.show_name.data,
-            now=utcnow(),
-        )  # fmt: skip
+        if form.payment_method.data == "stripe" and "stripe" in current_app.config["PAYMENT_PROVIDERS"]:
+            mine = services.pledge_of(group_buy, current_user)
+            card = mine.card_payment_method_id if mine and mine.status == "active" else None
+            if card is None:
+                return redirect(
+                    url_for(
+                        "groupbuys.card", group_buy_id=group_buy_id, units=form.units.data,
+                        show_name=int(form.show_name.data),
+                    )
+                )  # fmt: skip
+        _save_pledge(group_buy, form.units.data, form.show_name.data, form.payment_method.data, card)
     except DomainError as error:
         flash(error.message, "error")
+    return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+
+
+def _save_pledge(group_buy, units: int, show_name: bool, payment_method: str, card: str | None) -> None:
+    """Pledge through the service and say what happens next."""
+    services.pledge(
+        group_buy=group_buy, buyer=current_user, units=units, show_name=show_name, payment_method=payment_method,
+        card_payment_method_id=card, now=utcnow(),
+    )  # fmt: skip
+    if payment_method == "stripe":
+        flash(_("Your pledge is saved with your card. It is charged only if the minimum is reached."), "success")
     else:
         flash(_("Your pledge is saved. Nobody pays unless the minimum is reached by the deadline."), "success")
-        # The pledger's share link is ready on the page, to fill the group-buy (over today's link
-        # limit, the page offers the button instead).
-        with contextlib.suppress(DomainError):
-            referrals.share(current_user, kind="groupbuy", target_id=group_buy_id, now=utcnow())
+    # The pledger's share link is ready on the page, to fill the group-buy (over today's link
+    # limit, the page offers the button instead).
+    with contextlib.suppress(DomainError):
+        referrals.share(current_user, kind="groupbuy", target_id=group_buy.id, now=utcnow())
+
+
+def _units_asked() -> tuple[int, bool]:
+    """The units and name consent carried through the card page (the service checks them again)."""
+    return request.args.get("units", 1, type=int), request.args.get("show_name", 0, type=int) == 1
+
+
+@bp.get("/group-buys/<int:group_buy_id>/card")
+@login_required
+def card(group_buy_id: int):
+    """Save a card for a pledge with Stripe's Payment Element (a SetupIntent): nothing is charged
+    now. Stripe.js then sends the buyer to `card_saved`."""
+    group_buy = found(services.get_group_buy, group_buy_id)
+    units, show_name = _units_asked()
+    if not group_buy.takes_pledges(utcnow()) or "stripe" not in current_app.config["PAYMENT_PROVIDERS"]:
+        return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+    client_secret, error = None, None
+    try:
+        client_secret = stripe_flow.start_card_setup(current_user, now=utcnow())
+    except DomainError as failure:
+        error = failure.message
+    response = make_response(
+        render_template(
+            "groupbuys/card.html", group_buy=group_buy, units=units, client_secret=client_secret, error=error,
+            publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+            return_url=external_url(
+                "groupbuys.card_saved", group_buy_id=group_buy_id, units=units, show_name=int(show_name)
+            ),
+        )
+    )  # fmt: skip
+    return stripe_page(response)
+
+
+@bp.get("/group-buys/<int:group_buy_id>/card/saved")
+@login_required
+def card_saved(group_buy_id: int):
+    """Stripe.js's return: the card is checked with Stripe, then the pledge is made with it."""
+    group_buy = found(services.get_group_buy, group_buy_id)
+    units, show_name = _units_asked()
+    try:
+        saved = stripe_flow.finish_card_setup(current_user, request.args.get("setup_intent", ""), now=utcnow())
+        _save_pledge(group_buy, units, show_name, "stripe", saved)
+    except DomainError as error:
+        flash(error.message, "error")
     return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
 
 
@@ -172,3 +256,86 @@ def allocation_csv(group_buy_id: int):
     body = services.allocation_csv(group_buy, services.allocation(group_buy, by=current_user))
     disposition = f'attachment; filename="allocation-{group_buy.id}.csv"'
     return Response(body, mimetype="text/csv", headers={"Content-Disposition": disposition})
+
+
+@bp.get("/pledges/<int:pledge_id>/pay")
+@login_required
+def pay(pledge_id: int):
+    """The buyer pays a pledge whose card was declined (or an offer taken by card) with
+    Stripe's Payment Element, before its grace period ends. The webhook and the tick record the
+    payment whether or not the browser comes back."""
+    record = db.session.get(Pledge, pledge_id)
+    if record is None or record.buyer_id != current_user.id:
+        abort(404)
+    back = url_for("groupbuys.show", group_buy_id=record.group_buy_id)
+    if record.status != "unpaid" or record.payment_method != "stripe":
+        return redirect(back)
+    payment = services.record_payment(record)
+    client_secret, error = None, None
+    try:
+        client_secret = stripe_flow.checkout_secret_after_decline(payment, now=utcnow())
+    except DomainError as failure:
+        error = failure.message
+    else:
+        if client_secret is None:  # paid, or too late, meanwhile
+            return redirect(back)
+    response = make_response(
+        render_template(
+            "groupbuys/pay.html", pledge=record, group_buy=record.group_buy, payment=payment,
+            client_secret=client_secret, error=error, publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+            return_url=external_url("groupbuys.show", group_buy_id=record.group_buy_id),
+        )
+    )  # fmt: skip
+    return stripe_page(response)
+
+
+@bp.post("/group-buys/<int:group_buy_id>/waitlist")
+@login_required
+def join_waitlist(group_buy_id: int):
+    group_buy = found(services.get_group_buy, group_buy_id)
+    form = WaitlistForm()
+    try:
+        if not form.validate_on_submit():
+            raise DomainError(_("You can wait for 1 to %(n)d.", n=group_buy.per_buyer_max))
+        services.join_waitlist(group_buy=group_buy, buyer=current_user, units=form.units.data, now=utcnow())
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("You are on the waitlist. If units become free, we hold them for you and email you."), "success")
+    return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+
+
+def _my_place(entry_id: int) -> GroupBuyWaitlistEntry:
+    """The signed-in buyer's waitlist place (404 for anyone else's)."""
+    entry = db.session.get(GroupBuyWaitlistEntry, entry_id)
+    if entry is None or entry.buyer_id != current_user.id:
+        abort(404)
+    return entry
+
+
+@bp.post("/group-buy-waitlist/<int:entry_id>/leave")
+@login_required
+def leave_waitlist(entry_id: int):
+    entry = _my_place(entry_id)
+    services.leave_waitlist(entry, by=current_user, now=utcnow())
+    flash(_("You left the waitlist."), "info")
+    return redirect(url_for("groupbuys.show", group_buy_id=entry.group_buy_id))
+
+
+@bp.post("/group-buy-waitlist/<int:entry_id>/claim")
+@login_required
+def claim(entry_id: int):
+    """Take the units held for you; paying by card goes on to the pledge's pay page."""
+    entry = _my_place(entry_id)
+    form = ClaimForm()
+    try:
+        if not form.validate_on_submit():
+            raise DomainError(_("This form has expired. Please submit it again."))
+        record = services.claim_offer(entry, by=current_user, payment_method=form.payment_method.data, now=utcnow())
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(url_for("groupbuys.show", group_buy_id=entry.group_buy_id))
+    if record.payment_method == "stripe":
+        return redirect(url_for("groupbuys.pay", pledge_id=record.id))
+    flash(_("They are yours. Pay when you get your share."), "success")
+    return redirect(url_for("groupbuys.show", group_buy_id=entry.group_buy_id))

@@ -50,6 +50,9 @@ class Payment(db.Model):
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     failure_message: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When an off-session charge of a saved card was last begun: if the commit of its outcome
+    # was lost, the next attempt first looks for the PaymentIntent at Stripe.
+    charge_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     canceled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     marked_paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -127,3 +130,20 @@ class StripeCustomer(db.Model):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(255), unique=True)
+
+
+class SavedCard(db.Model):
+    """A card a buyer saves for a later off-session charge (a group-buy pledge), through a Stripe
+    SetupIntent on their Customer. The row exists before Stripe is asked (its id is the
+    SetupIntent's idempotency key); `payment_method_id` is set once the buyer's card is saved, and
+    `released_at` once it is detached (or the unfinished SetupIntent canceled), which happens once."""
+
+    __tablename__ = "saved_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    setup_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payment_method_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

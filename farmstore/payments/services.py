@@ -110,6 +110,19 @@ def _may_manage(payment: Payment, user) -> bool:
     return bool(user and (producer.is_owned_by(user) or getattr(user, "is_operator", False)))
 
 
+def lock(payment: Payment) -> None:
+    """Hold the payment's row until the caller commits, and read it as committed now: recording
+    money for it, or deciding it will never be collected, waits (caller commits). An UPDATE that
+    changes nothing, so it takes PostgreSQL's row lock and SQLite's write lock alike."""
+    db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id)
+        .values(status=Payment.status)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(payment)
+
+
 def cancel_unpaid(payment: Payment, *, now: datetime) -> None:
     """Stop expecting an unpaid payment (the order was cancelled or expired). Caller commits.
     A card payment's intent is canceled at Stripe so the card is never charged later."""

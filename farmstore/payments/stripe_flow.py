@@ -23,7 +23,7 @@ from farmstore.errors import DomainError
 from farmstore.extensions import db
 from farmstore.payments import services
 from farmstore.payments import stripe_gateway as gateway
-from farmstore.payments.models import Payment, Refund, StripeCustomer, WebhookEvent
+from farmstore.payments.models import Payment, Refund, SavedCard, StripeCustomer, WebhookEvent
 from farmstore.payments.signals import payment_failed
 from farmstore.payments.stripe_gateway import CardDeclined, GatewayError
 
@@ -33,6 +33,9 @@ RECONCILE_AFTER = timedelta(minutes=5)
 # Older pending payments are left to the webhook (which Stripe retries for three days).
 RECONCILE_WINDOW = timedelta(days=1)
 RECONCILE_BATCH = 100
+# An unfinished card setup is offered again for this long, and canceled at Stripe after a day.
+SETUP_REUSE = timedelta(hours=1)
+SETUP_ABANDONED = timedelta(days=1)
 
 UNREACHABLE = _l("We could not reach the card payment service. Please try again in a minute.")
 REFUND_LATER = _l("We could not reach the card payment service. The refund is saved and will be sent automatically.")
@@ -101,6 +104,26 @@ def checkout_secret(payment: Payment, *, now: datetime) -> str | None:
         db.session.commit()
         return None
     return intent["client_secret"]
+
+
+def checkout_secret_after_decline(payment: Payment, *, now: datetime) -> str | None:
+    """The client secret for paying on-session a payment whose off-session charge was declined
+    (a group-buy pledge in its grace period): a failed payment gets a new PaymentIntent for its
+    next attempt. The payment is locked meanwhile, so the tick cannot decide it will never be
+    paid while its new intent is being made (the tick then cancels that intent at Stripe). None
+    when there is nothing left to pay (commits)."""
+    services.lock(payment)
+    if payment.status in ("succeeded", "canceled"):
+        db.session.rollback()
+        return None
+    if payment.status == "failed":
+        payment.status, payment.stripe_payment_intent_id = "pending", None
+        try:
+            _create_intent(payment)
+        except GatewayError as error:
+            db.session.rollback()
+            raise DomainError(UNREACHABLE) from error
+    return checkout_secret(payment, now=now)
 
 
 # ---------------------------------------------------------------- what Stripe tells us
@@ -425,6 +448,130 @@ def save_card(user: User, payment_method: str) -> str:
         raise DomainError(UNREACHABLE) from error
 
 
+def _id_of(field) -> str:
+    """The id of a field Stripe may send as an id or as the expanded object."""
+    return field["id"] if isinstance(field, dict) else field
+
+
+def start_card_setup(user: User, *, now: datetime) -> str:
+    """Begin saving a card for `user`: a SetupIntent on their Customer, whose client secret the
+    card page hands to Stripe.js (commits). An unfinished one from the last hour is offered
+    again instead of making another. Raises DomainError when Stripe cannot be reached."""
+    customer = save_card_customer(user)
+    recent = db.session.scalars(
+        select(SavedCard)
+        .where(
+            SavedCard.user_id == user.id,
+            SavedCard.payment_method_id.is_(None),
+            SavedCard.released_at.is_(None),
+            SavedCard.setup_intent_id.is_not(None),
+            SavedCard.created_at > now - SETUP_REUSE,
+        )
+        .order_by(SavedCard.id.desc())
+        .limit(1)
+    ).first()
+    try:
+        if recent is not None:
+            intent = gateway.retrieve_setup_intent(recent.setup_intent_id)
+            if intent["status"] == "requires_payment_method":
+                return intent["client_secret"]
+        card = SavedCard(user_id=user.id, created_at=now)
+        db.session.add(card)
+        db.session.commit()  # the row exists before Stripe is asked: its id is the idempotency key
+        intent = gateway.create_setup_intent(
+            customer=customer, metadata={"user_id": str(user.id), "saved_card_id": str(card.id)},
+            idempotency_key=f"setup-{card.id}",
+        )  # fmt: skip
+    except GatewayError as error:
+        raise DomainError(UNREACHABLE) from error
+    card.setup_intent_id = intent["id"]
+    db.session.commit()
+    return intent["client_secret"]
+
+
+def finish_card_setup(user: User, setup_intent_id: str, *, now: datetime) -> str:
+    """The buyer came back from Stripe.js: check with Stripe that the SetupIntent is theirs and
+    succeeded, make sure the card is on their Customer, and return its PaymentMethod id (commits).
+    Coming back twice returns the same card. Raises DomainError otherwise, in plain words."""
+    card = db.session.scalar(
+        select(SavedCard).where(SavedCard.setup_intent_id == setup_intent_id, SavedCard.user_id == user.id)
+    )
+    if card is None:
+        raise DomainError(_l("Your card could not be saved. Please try again."))
+    if card.payment_method_id:
+        return card.payment_method_id
+    customer = save_card_customer(user)
+    try:
+        intent = gateway.retrieve_setup_intent(setup_intent_id)
+        if intent["status"] != "succeeded" or intent.get("customer") not in (None, customer):
+            raise DomainError(_l("Your card could not be saved. Please try again."))
+        payment_method = _id_of(intent["payment_method"])
+        # Stripe attaches the card to the SetupIntent's Customer; make sure of it (localstripe does not).
+        if gateway.retrieve_payment_method(payment_method).get("customer") != customer:
+            gateway.attach_payment_method(payment_method, customer=customer)
+    except CardDeclined as declined:
+        raise DomainError(declined.message, field="card") from declined
+    except GatewayError as error:
+        raise DomainError(UNREACHABLE) from error
+    card.payment_method_id, card.saved_at = payment_method, now
+    db.session.commit()
+    return payment_method
+
+
+def release_card(payment_method_id: str, *, now: datetime) -> None:
+    """Detach a saved card from its Customer so it can never be charged again (commits). Safe
+    to call again: a card already released, or never saved through a SetupIntent, is detached
+    at most once. Raises GatewayError when Stripe cannot be reached (try again later)."""
+    card = db.session.scalar(select(SavedCard).where(SavedCard.payment_method_id == payment_method_id))
+    if card is not None and card.released_at is not None:
+        return
+    try:
+        gateway.detach_payment_method(payment_method_id)
+    except GatewayError as error:
+        if error.retryable:
+            raise
+        # Stripe refuses to detach a card that is not attached: released already (a crash
+        # before our commit). Anything else is a real refusal.
+        if gateway.retrieve_payment_method(payment_method_id).get("customer"):
+            raise
+    if card is not None:
+        card.released_at = now
+    db.session.commit()
+
+
+def cancel_abandoned_card_setups(*, now: datetime) -> int:
+    """Tick job: card setups left unfinished for a day are canceled at Stripe, so no card can be
+    saved through them any more. Returns how many were canceled."""
+    if not current_app.config["STRIPE_SECRET_KEY"]:
+        return 0
+    stale = db.session.scalars(
+        select(SavedCard)
+        .where(
+            SavedCard.payment_method_id.is_(None),
+            SavedCard.released_at.is_(None),
+            SavedCard.created_at <= now - SETUP_ABANDONED,
+        )
+        .limit(RECONCILE_BATCH)
+    ).all()
+    done = 0
+    for card in stale:
+        try:
+            if card.setup_intent_id:
+                intent = gateway.retrieve_setup_intent(card.setup_intent_id)
+                if intent["status"] == "succeeded" and intent.get("payment_method"):
+                    card.payment_method_id = _id_of(intent["payment_method"])
+                    release_card(card.payment_method_id, now=now)  # saved, but never used for a pledge
+                elif intent["status"] != "canceled":
+                    gateway.cancel_setup_intent(card.setup_intent_id)
+        except GatewayError:
+            db.session.rollback()
+            continue
+        card.released_at = card.released_at or now
+        db.session.commit()
+        done += 1
+    return done
+
+
 def charge_saved_card(payment: Payment, payment_method: str, *, now: datetime) -> bool:
     """Charge a saved card without the buyer present (a group-buy that succeeded), with the
     idempotency key of this attempt. True when the money was collected. A decline (or a bank
@@ -448,7 +595,9 @@ def charge_saved_card(payment: Payment, payment_method: str, *, now: datetime) -
     customer = db.session.get(StripeCustomer, payment.buyer_id) if payment.buyer_id else None
     if customer is None:
         raise DomainError(_l("There is no saved card to charge."))
-    _begin_attempt(payment)
+    if payment.status == "pending" and payment.charge_started_at is not None and _adopt_charge(payment, customer, now):
+        return payment.status == "succeeded"
+    _begin_attempt(payment, now=now)
     try:
         intent = gateway.create_payment_intent(
             amount=payment.amount, currency=payment.currency, metadata=_metadata(payment),
@@ -468,15 +617,47 @@ def charge_saved_card(payment: Payment, payment_method: str, *, now: datetime) -
     return payment.status == "succeeded"
 
 
-def _begin_attempt(payment: Payment) -> None:
+# An earlier attempt's intent in one of these states took (or is taking) the money: adopt it.
+_CHARGING = ("succeeded", "processing", "requires_capture")
+
+
+def _adopt_charge(payment: Payment, customer: StripeCustomer, now: datetime) -> bool:
+    """Before charging again a payment whose last off-session attempt never recorded an outcome
+    (we crashed between Stripe's answer and our commit), look for that attempt's PaymentIntent
+    among the Customer's intents, by the payment id in its metadata, and adopt it instead of
+    charging twice: Stripe honours idempotency keys only for a day (and localstripe not at all).
+    Returns True when one was adopted (commits); raises DomainError when it is still processing
+    or Stripe cannot be asked."""
+    try:
+        earlier = next(
+            (
+                intent
+                for intent in gateway.payment_intents_of(customer.customer_id)
+                if (intent.get("metadata") or {}).get("payment_id") == str(payment.id) and intent["status"] in _CHARGING
+            ),
+            None,
+        )
+    except GatewayError as error:
+        raise DomainError(UNREACHABLE) from error
+    if earlier is None:
+        return False
+    payment.stripe_payment_intent_id = earlier["id"]
+    _apply_intent(payment, earlier, now=now)
+    db.session.commit()
+    if payment.status == "pending":
+        raise DomainError(_l("A payment for this is already in progress."))
+    return True
+
+
+def _begin_attempt(payment: Payment, *, now: datetime) -> None:
     """Mark an off-session charge as under way before Stripe is asked (commits): pending, with
-    no intent id yet. If our commit after Stripe's answer is lost, the webhook finds the payment
-    by the metadata of the intent, and calling again reuses this attempt's idempotency key, so
-    Stripe replays its answer instead of charging twice."""
+    no intent id yet, and when it began. If our commit after Stripe's answer is lost, the webhook
+    finds the payment by the metadata of the intent, and the next attempt adopts that intent
+    (`_adopt_charge`) instead of charging twice."""
     db.session.execute(
         update(Payment)
         .where(Payment.id == payment.id, Payment.status.in_(("pending", "failed")))
-        .values(status="pending", stripe_payment_intent_id=None)
+        .values(status="pending", stripe_payment_intent_id=None, charge_started_at=now)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()

@@ -139,6 +139,46 @@ def attach_payment_method(payment_method: str, *, customer: str) -> dict:
         return _plain(_client().v1.payment_methods.attach(payment_method, {"customer": customer}))
 
 
+def retrieve_payment_method(payment_method: str) -> dict:
+    """A PaymentMethod as Stripe sees it now (its `customer` says whether it is saved)."""
+    with _stripe_errors():
+        return _plain(_client().v1.payment_methods.retrieve(payment_method))
+
+
+def detach_payment_method(payment_method: str) -> dict:
+    """Take a saved card off its Customer: it can never be charged again."""
+    with _stripe_errors():
+        return _plain(_client().v1.payment_methods.detach(payment_method))
+
+
+def create_setup_intent(*, customer: str, metadata: dict[str, str], idempotency_key: str) -> dict:
+    """A SetupIntent that saves the card the buyer enters (Stripe.js) on `customer`, for
+    off-session charges later."""
+    params = {"customer": customer, "usage": "off_session", "metadata": metadata}
+    with _stripe_errors():
+        return _plain(_client().v1.setup_intents.create(params, {"idempotency_key": idempotency_key}))
+
+
+def retrieve_setup_intent(setup_intent: str) -> dict:
+    """The SetupIntent as Stripe sees it now."""
+    with _stripe_errors():
+        return _plain(_client().v1.setup_intents.retrieve(setup_intent))
+
+
+def cancel_setup_intent(setup_intent: str) -> dict:
+    """Cancel an unfinished SetupIntent so no card can be saved through it any more."""
+    with _stripe_errors():
+        return _plain(_client().v1.setup_intents.cancel(setup_intent))
+
+
+def payment_intents_of(customer: str) -> Iterator[dict]:
+    """Every PaymentIntent of a Customer, newest first (Stripe lists them by `customer`)."""
+    with _stripe_errors():
+        intents = _client().v1.payment_intents.list({"customer": customer, "limit": 100})
+        for intent in intents.auto_paging_iter():
+            yield _plain(intent)
+
+
 def construct_event(payload: bytes, signature: str | None) -> dict:
     """A webhook's event as a plain dict, once its signature (STRIPE_WEBHOOK_SECRET) and its
     timestamp (at most five minutes old) check out. Raises InvalidWebhook otherwise."""

@@ -116,8 +116,13 @@ def pay_order(order_id: int):
             return_url=external_url("sales.order", order_id=order_id),
         )
     )  # fmt: skip
+    return stripe_page(response)
+
+
+def stripe_page(response):
+    """Let Stripe.js into this one response (a card page) and keep its client secret out of caches."""
     response.headers["Content-Security-Policy"] = PAY_PAGE_CSP
-    response.headers["Cache-Control"] = "no-store"  # the client secret stays out of caches
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

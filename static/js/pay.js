@@ -1,6 +1,7 @@
 // The card payment form: Stripe's Payment Element, confirmed in the browser. Stripe then sends
 // the buyer to the order page (return URL); the server learns the outcome from Stripe itself
-// (webhook, tick), never from this page.
+// (webhook, tick), never from this page. With data-mode="setup" the card is only saved (a
+// SetupIntent, for a group-buy pledge) and the return URL asks Stripe whether that worked.
 (function () {
   var form = document.getElementById("payment-form");
   if (!form) return;
@@ -21,8 +22,9 @@
     event.preventDefault();
     button.disabled = true;
     message.hidden = true;
-    stripe
-      .confirmPayment({ elements: elements, confirmParams: { return_url: form.dataset.returnUrl } })
+    var confirm = form.dataset.mode === "setup" ? stripe.confirmSetup : stripe.confirmPayment;
+    confirm
+      .call(stripe, { elements: elements, confirmParams: { return_url: form.dataset.returnUrl } })
       .then(function (result) {
         // Only reached when the payment could not be confirmed; success leaves the page.
         if (result.error) {

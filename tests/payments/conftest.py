@@ -61,6 +61,18 @@ from aiohttp import web
 from localstripe import resources
 resources.Store.dump_to_disk = lambda self: None
 resources.Store.try_load_from_disk = lambda self: None
+
+
+# Stripe lists a Customer's PaymentIntents (`customer=`); localstripe 1.15 knows no filter there.
+@classmethod
+def _list_payment_intents(cls, url, customer=None, limit=None, starting_after=None):
+    listed = super(resources.PaymentIntent, cls)._api_list_all(url, limit=limit, starting_after=starting_after)
+    if customer is not None:
+        listed._list = [intent for intent in listed._list if intent.customer == customer]
+    return listed
+
+
+resources.PaymentIntent._api_list_all = _list_payment_intents
 from localstripe.server import app
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 """
