@@ -2,6 +2,7 @@
 
 from farmstore.accounts.models import User
 from farmstore.catalog.models import Product, ProductPhoto, product_subjects
+from farmstore.evangelists.models import Adoption, AuditEntry, Helper, Invitation, PublishGrant, Verification
 from farmstore.groupbuys.models import GroupBuy, Pledge
 from farmstore.media.models import Photo
 from farmstore.notifications.models import OutboxMessage
@@ -13,10 +14,14 @@ from farmstore.stories.models import Claim, StoryPhoto, StoryPost, Subject
 from farmstore.villages.models import Village
 
 __all__ = [
+    "Adoption",
     "AreaRequest",
+    "AuditEntry",
     "Claim",
     "Follow",
     "GroupBuy",
+    "Helper",
+    "Invitation",
     "LedgerEntry",
     "Order",
     "OrderLine",
@@ -28,6 +33,7 @@ __all__ = [
     "Producer",
     "Product",
     "ProductPhoto",
+    "PublishGrant",
     "Refund",
     "Sale",
     "SaleItem",
@@ -36,6 +42,7 @@ __all__ = [
     "StripeCustomer",
     "Subject",
     "User",
+    "Verification",
     "Village",
     "WaitlistEntry",
     "WebhookEvent",

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from farmstore.evangelists.moderation import Hideable
 from farmstore.extensions import db
 from farmstore.timeutil import UTCDateTime, utcnow
 
@@ -40,7 +41,7 @@ product_subjects = Table(
 )
 
 
-class Product(db.Model):
+class Product(Hideable, db.Model):
     """Something a producer sells (a box of cabbages, a share of a cow), linked to the subjects
     it comes from so its page can show their timelines. The slug is unique per producer."""
 

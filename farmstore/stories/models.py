@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from farmstore.evangelists.moderation import Hideable
 from farmstore.extensions import db
 from farmstore.timeutil import UTCDateTime, utcnow
 
@@ -83,7 +84,7 @@ class Claim(db.Model):
     certificate_photo: Mapped[Photo | None] = relationship()
 
 
-class StoryPost(db.Model):
+class StoryPost(Hideable, db.Model):
     """A dated entry on a subject's timeline: Markdown text and photos. Newest first.
     `edited_at` is set when the text changes after publishing, and the page says so."""
 
