@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from farmstore.catalog.views import bp as catalog_bp
     from farmstore.evangelists.views import bp as evangelists_bp
     from farmstore.groupbuys.views import bp as groupbuys_bp
+    from farmstore.inquiries.views import bp as inquiries_bp
     from farmstore.main.views import bp as main_bp
     from farmstore.media.views import bp as media_bp
     from farmstore.payments.views import bp as payments_bp
@@ -67,7 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from farmstore.villages.views import bp as villages_bp
 
     blueprints = (main_bp, accounts_bp, villages_bp, producers_bp, stories_bp, catalog_bp, regulars_bp, sales_bp)
-    for blueprint in (*blueprints, groupbuys_bp, payments_bp, media_bp, evangelists_bp):
+    for blueprint in (*blueprints, groupbuys_bp, payments_bp, media_bp, evangelists_bp, inquiries_bp):
         app.register_blueprint(blueprint)
 
     from farmstore import cli, web

@@ -4,6 +4,7 @@ from farmstore.accounts.models import User
 from farmstore.catalog.models import Product, ProductPhoto, product_subjects
 from farmstore.evangelists.models import Adoption, AuditEntry, Helper, Invitation, PublishGrant, Verification
 from farmstore.groupbuys.models import GroupBuy, Pledge
+from farmstore.inquiries.models import Question
 from farmstore.media.models import Photo
 from farmstore.notifications.models import OutboxMessage
 from farmstore.payments.models import LedgerEntry, Payment, Refund, StripeCustomer, WebhookEvent
@@ -34,6 +35,7 @@ __all__ = [
     "Product",
     "ProductPhoto",
     "PublishGrant",
+    "Question",
     "Refund",
     "Sale",
     "SaleItem",

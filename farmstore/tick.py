@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from farmstore.groupbuys.services import settle_due_group_buys
+from farmstore.inquiries.services import escalate_unanswered, remind_unanswered
 from farmstore.notifications.services import deliver_due_messages
 from farmstore.payments.stripe_flow import reconcile_stripe_payments
 from farmstore.sales import services as sales
@@ -20,6 +21,8 @@ JOBS: list[tuple[str, Callable[..., object]]] = [
     ("no_shows", sales.mark_no_shows),
     ("late_payment_refunds", sales.refund_late_payments),
     ("stripe_payments", reconcile_stripe_payments),
+    ("question_reminders", remind_unanswered),
+    ("question_escalations", escalate_unanswered),
     # Mail last, so messages written by the jobs above go out in the same tick.
     ("mail", deliver_due_messages),
 ]
