@@ -114,6 +114,8 @@ def load_settings(instance_path: Path) -> dict:
         # How long an unpaid card order holds its stock, and a waitlist offer stays open.
         "RESERVATION_MINUTES": int(os.environ.get("RESERVATION_MINUTES", "30")),
         "WAITLIST_CLAIM_MINUTES": int(os.environ.get("WAITLIST_CLAIM_MINUTES", "60")),
+        # How long an evangelist's invitation for a new producer stays usable.
+        "INVITATION_VALID_DAYS": int(os.environ.get("INVITATION_VALID_DAYS", "14")),
         # Locale, time and money.
         "BABEL_DEFAULT_LOCALE": os.environ.get("DEFAULT_LOCALE", "ko"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIME_ZONE", "Asia/Seoul"),

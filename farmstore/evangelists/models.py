@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 ADOPTION_STATUSES = ("applied", "active", "declined", "handed_over", "ended")
 MOTIVATION_MAX_LENGTH = 1000
 REASON_MAX_LENGTH = 500
+NOTE_MAX_LENGTH = 120
 ACTIVE = text("status = 'active'")
 APPLIED = text("status = 'applied'")
 
@@ -72,7 +73,7 @@ class Invitation(db.Model):
     code: Mapped[str] = mapped_column(String(20), unique=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id", ondelete="CASCADE"), index=True)
     evangelist_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    note: Mapped[str] = mapped_column(String(120), default="")
+    note: Mapped[str] = mapped_column(String(NOTE_MAX_LENGTH), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String
+from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from farmstore.errors import DomainError, NotAllowed, NotFound
@@ -54,12 +54,17 @@ def visible(model):
     return model.hidden_at.is_(None)
 
 
-def _load(kind: str, item_id: int):
+def get_hideable(kind: str, item_id: int):
+    """The row of a registered kind, or NotFound."""
     hideable = HIDEABLE.get(kind)
     item = db.session.get(hideable.model, item_id) if hideable else None
     if item is None:
         raise NotFound(_l("There is nothing to hide there."))
-    return hideable, item
+    return item
+
+
+def _load(kind: str, item_id: int):
+    return HIDEABLE.get(kind), get_hideable(kind, item_id)
 
 
 def hide_content(*, operator, kind: str, item_id: int, reason: str, now: datetime):
@@ -93,3 +98,24 @@ def unhide_content(*, operator, kind: str, item_id: int, now: datetime):
     record_action(operator, hideable.producer_of(item), "unhid", f"{kind} {item_id}", now)
     db.session.commit()
     return item
+
+
+def hidden_items(limit: int = 200) -> list[tuple[str, object]]:
+    """(kind, row) of everything hidden, newest first, across every registered kind."""
+    items = []
+    for kind, hideable in HIDEABLE.items():
+        rows = db.session.scalars(
+            select(hideable.model).where(hideable.model.hidden_at.is_not(None)).order_by(hideable.model.hidden_at.desc())
+            .limit(limit)
+        )  # fmt: skip
+        items.extend((kind, row) for row in rows)
+    return sorted(items, key=lambda pair: pair[1].hidden_at, reverse=True)[:limit]
+
+
+def register_story_posts_and_products() -> None:
+    """Story posts and products can be hidden (registered once the app's models are imported)."""
+    from farmstore.catalog.models import Product
+    from farmstore.stories.models import StoryPost
+
+    register_hideable("story", StoryPost, _l("Story post"), lambda post: post.subject.producer)
+    register_hideable("product", Product, _l("Product"), lambda product: product.producer)
