@@ -116,13 +116,12 @@ def get_adoption(adoption_id: int) -> Adoption:
     return adoption
 
 
-def _taken_message(adoption: Adoption, error: IntegrityError) -> DomainError:
-    """Which of the two one-to-one rules a refused activation broke."""
-    if active_adoption_of_village(adoption.village_id) is not None:
-        return DomainError(_l("%(village)s already has an evangelist.", village=adoption.village.name))
-    if "user" in str(error.orig).lower() or active_adoption_of_user(adoption.user) is not None:
-        return DomainError(_l("%(name)s already looks after a village.", name=adoption.user.display_name))
-    return DomainError(_l("%(village)s already has an evangelist.", village=adoption.village.name))
+def _taken_message(user, village, error: IntegrityError) -> DomainError:
+    """Which of the two one-to-one rules a refused activation broke, read from the index the
+    database names ("…active_user" / "adoptions.user_id" for the evangelist's rule)."""
+    if "user" in str(error.orig).lower():
+        return DomainError(_l("%(name)s already looks after a village.", name=user.display_name))
+    return DomainError(_l("%(village)s already has an evangelist.", village=village.name))
 
 
 def apply_to_adopt(*, user, village_id: int, motivation: str, now: datetime) -> Adoption:
@@ -186,7 +185,7 @@ def approve_adoption(adoption: Adoption, *, operator, now: datetime) -> Adoption
     except IntegrityError as error:
         db.session.rollback()
         adoption = db.session.get(Adoption, adoption.id)
-        raise _taken_message(adoption, error) from None
+        raise _taken_message(adoption.user, adoption.village, error) from None
     queue_email(
         to=adoption.user.email, template="adoption_approved", locale=adoption.user.locale, now=now,
         adoption=adoption, link=external_url("evangelists.dashboard"),
@@ -253,7 +252,7 @@ def accept_handover(adoption: Adoption, *, by, now: datetime) -> Adoption:
         db.session.flush()
     except IntegrityError as error:
         db.session.rollback()
-        raise _taken_message(db.session.get(Adoption, adoption.id), error) from None
+        raise _taken_message(by, db.session.get(Adoption, adoption.id).village, error) from None
     db.session.commit()
     return successor
 

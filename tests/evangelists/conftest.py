@@ -32,7 +32,7 @@ def build_world() -> SimpleNamespace:
     minho = make_user("minho@example.com", display_name="민호")
     world = SimpleNamespace(
         operator=operator, village=village, other_village=other_village, sora=sora, minho=minho,
-        producer=make_producer(make_user("farmer@example.com", display_name="김농부"), village, farm_name="느릅골 농장"),
+        producer=make_producer(make_user("farmer@example.com", display_name="김농부"), village, farm_name="느릅골"),
         other_producer=make_producer(make_user("fisher@example.com"), other_village, farm_name="바다 농장"),
         buyer=make_user("buyer@example.com", display_name="이하나"),
     )  # fmt: skip
