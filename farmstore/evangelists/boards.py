@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from farmstore.evangelists.models import Adoption, AuditEntry, Helper
+from farmstore.evangelists.models import Adoption, Helper
 from farmstore.evangelists.moderation import visible
 from farmstore.extensions import db
 from farmstore.groupbuys.models import GroupBuy
@@ -26,8 +26,6 @@ from farmstore.villages.models import Village
 QUIET_AFTER = timedelta(days=30)
 UNANSWERED_AFTER_HOURS = 24
 PAID_ORDER_STATUSES = ("confirmed", "picked_up")
-# Audit actions that mean "published something written together with the evangelist".
-WRITTEN_TOGETHER_ACTIONS = ("published_draft", "published_directly")
 
 
 @dataclass
@@ -156,17 +154,15 @@ class Impact:
     revenue: int
 
 
-def impact(user, *, now: datetime) -> Impact:
-    """Producers they onboarded by invitation, stories written together (published drafts in the
-    audit trail), and the sales, paid orders and revenue of their village's producers since their
-    adoption started."""
+def impact(user) -> Impact:
+    """Producers they onboarded by invitation; published story posts written together with them
+    ("written with", set when a draft of theirs is published); and the sales, paid orders and
+    revenue of their village's producers since their adoption started."""
     onboarded = db.session.scalar(
         select(func.count()).select_from(Helper).where(Helper.user_id == user.id, Helper.invitation_id.is_not(None))
     )
     together = db.session.scalar(
-        select(func.count())
-        .select_from(AuditEntry)
-        .where(AuditEntry.actor_id == user.id, AuditEntry.action.in_(WRITTEN_TOGETHER_ACTIONS))
+        select(func.count()).select_from(StoryPost).where(StoryPost.written_with_id == user.id, visible(StoryPost))
     )
     adoption = db.session.scalar(select(Adoption).where(Adoption.user_id == user.id, Adoption.status == "active"))
     sales = orders = revenue = 0

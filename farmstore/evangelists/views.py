@@ -56,7 +56,7 @@ def dashboard():
         "evangelists/dashboard.html",
         adoption=adoption,
         board=boards.village_board(adoption.village, now=now),
-        impact=boards.impact(current_user, now=now),
+        impact=boards.impact(current_user),
         invitations=services.invitations_of(current_user, now=now),
         invitation_form=InvitationForm(),
         handover_form=HandoverForm(),
