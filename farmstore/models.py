@@ -2,6 +2,7 @@
 
 from farmstore.accounts.models import User
 from farmstore.catalog.models import Product, ProductPhoto, product_subjects
+from farmstore.evangelists.drafts import Draft
 from farmstore.evangelists.models import Adoption, AuditEntry, Helper, Invitation, PublishGrant, Verification
 from farmstore.groupbuys.models import GroupBuy, Pledge
 from farmstore.inquiries.models import Question
@@ -19,6 +20,7 @@ __all__ = [
     "AreaRequest",
     "AuditEntry",
     "Claim",
+    "Draft",
     "Follow",
     "GroupBuy",
     "Helper",

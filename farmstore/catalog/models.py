@@ -14,6 +14,7 @@ from farmstore.extensions import db
 from farmstore.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from farmstore.accounts.models import User
     from farmstore.media.models import Photo
     from farmstore.producers.models import Producer
     from farmstore.stories.models import Subject
@@ -60,8 +61,14 @@ class Product(Hideable, db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The evangelist who drafted it with the producer ("written with …"); set by evangelists.drafts.
+    # No foreign key: adding one on SQLite would rebuild this table (see migration 8b2c1a5d0f42).
+    written_with_id: Mapped[int | None] = mapped_column(Integer)
 
     producer: Mapped[Producer] = relationship()
+    written_with: Mapped[User | None] = relationship(
+        primaryjoin="foreign(Product.written_with_id) == User.id", viewonly=True
+    )
     subjects: Mapped[list[Subject]] = relationship(secondary=product_subjects, order_by="Subject.name")
     photos: Mapped[list[ProductPhoto]] = relationship(
         order_by="ProductPhoto.position", cascade="all, delete-orphan", back_populates="product"

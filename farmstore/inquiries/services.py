@@ -149,6 +149,14 @@ def can_see(question: Question, user) -> bool:
 
 def get_question(question_id: int, viewer) -> Question:
     """The question, if `viewer` may see it; otherwise it does not exist for them."""
+    question = load_question(question_id)
+    if not can_see(question, viewer):
+        raise NotFound(_l("No such question."))
+    return question
+
+
+def load_question(question_id: int) -> Question:
+    """The question whoever asks (for actions that check their own permission)."""
     question = db.session.scalar(
         select(Question)
         .where(Question.id == question_id)
@@ -158,7 +166,7 @@ def get_question(question_id: int, viewer) -> Question:
             selectinload(Question.answered_by),
         )
     )
-    if question is None or not can_see(question, viewer):
+    if question is None:
         raise NotFound(_l("No such question."))
     return question
 

@@ -110,7 +110,7 @@ def show(question_id: int):
 @login_required
 def answer(question_id: int):
     """The producer or their evangelist answers; anyone else gets 403."""
-    question = found(services.get_question, question_id, current_user)
+    question = found(services.load_question, question_id)
     if not services.may_answer(current_user, question.producer):
         abort(403)
     form = AnswerForm()

@@ -99,9 +99,15 @@ class StoryPost(Hideable, db.Model):
     body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The evangelist who drafted it with the producer ("written with …"); set by evangelists.drafts.
+    # No foreign key: adding one on SQLite would rebuild this table (see migration 8b2c1a5d0f42).
+    written_with_id: Mapped[int | None] = mapped_column(Integer)
 
     subject: Mapped[Subject] = relationship()
     author: Mapped[User | None] = relationship()
+    written_with: Mapped[User | None] = relationship(
+        primaryjoin="foreign(StoryPost.written_with_id) == User.id", viewonly=True
+    )
     photos: Mapped[list[StoryPhoto]] = relationship(
         order_by="StoryPhoto.position", cascade="all, delete-orphan", back_populates="post"
     )

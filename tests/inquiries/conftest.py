@@ -10,10 +10,12 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from farmstore.accounts.models import User
 from farmstore.evangelists.models import Adoption
 from farmstore.extensions import db
 from farmstore.inquiries.services import ask_question
 from farmstore.notifications.models import OutboxMessage
+from farmstore.producers.models import Producer
 from tests.english import client, ctx  # noqa: F401 (fixtures, found by pytest by name)
 from tests.factories import make_producer, make_user, make_village
 
@@ -60,6 +62,18 @@ def build_world() -> SimpleNamespace:
         far_producer=make_producer(make_user("farowner@example.com"), far_village, farm_name="먼 농장"),
         operator=make_user("operator@example.com", is_operator=True),
     )
+
+
+def reload_world() -> SimpleNamespace:
+    """The people and farms of `build_world`, loaded again in the current application context."""
+    users = {user.email.split("@")[0]: user for user in db.session.scalars(select(User))}
+    farms = {producer.farm_name: producer for producer in db.session.scalars(select(Producer))}
+    producer = farms["느릅골 농장"]
+    return SimpleNamespace(
+        village=producer.village, producer=producer, owner=users["owner"], evangelist=users["evangelist"],
+        buyer=users["buyer"], stranger=users["stranger"], far=users["far"], far_producer=farms["먼 농장"],
+        operator=users["operator"],
+    )  # fmt: skip
 
 
 @pytest.fixture
