@@ -18,6 +18,7 @@ from farmstore.accounts.models import User
 from farmstore.accounts.services import find_user_by_email, register_user
 from farmstore.catalog.models import Product
 from farmstore.catalog.services import create_product
+from farmstore.evangelists.demo import seed_evangelists
 from farmstore.extensions import db
 from farmstore.groupbuys.models import GroupBuy, Pledge
 from farmstore.groupbuys.services import create_group_buy, open_group_buy, pledge, settle_due_group_buys
@@ -329,6 +330,7 @@ def seed(*, now: datetime) -> dict[str, int]:
         _seed_sales(now)
     if not db.session.scalar(select(func.count()).select_from(GroupBuy)):
         _seed_group_buys(now)
+    seed_evangelists(village=village, operator=operator, now=now)
     return {
         "users": db.session.scalar(select(func.count()).select_from(User)),
         "villages": db.session.scalar(select(func.count()).select_from(Village)),
