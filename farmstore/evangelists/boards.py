@@ -53,9 +53,11 @@ class ProducerRow:
 
 @dataclass
 class VillageBoard:
-    """Every producer's row, and the producers who need attention with the reasons."""
+    """Every producer's row, the producers who need attention with the reasons, and the questions
+    still waiting for an answer (oldest first; `late_questions` are those over 24 hours)."""
 
     rows: list[ProducerRow]
+    open_questions: list
     late_questions: list
 
     @property
@@ -89,7 +91,7 @@ def village_board(village: Village, *, now: datetime) -> VillageBoard:
     )
     ids = [p.id for p in producers]
     if not ids:
-        return VillageBoard(rows=[], late_questions=[])
+        return VillageBoard(rows=[], open_questions=[], late_questions=[])
     since = month_start(now)
     last_story = _grouped(
         select(Subject.producer_id, func.max(StoryPost.created_at))
@@ -119,7 +121,8 @@ def village_board(village: Village, *, now: datetime) -> VillageBoard:
         .group_by(Follow.producer_id)
     )
     questions = answer_stats(ids, now)
-    late = unanswered_over(ids, UNANSWERED_AFTER_HOURS, now)
+    waiting = unanswered_over(ids, 0, now)
+    late = [q for q in waiting if q.asked_at <= now - timedelta(hours=UNANSWERED_AFTER_HOURS)]
     late_by_producer = {q.producer_id for q in late}
     rows = []
     for producer in producers:
@@ -140,7 +143,7 @@ def village_board(village: Village, *, now: datetime) -> VillageBoard:
         if producer.id in late_by_producer:
             row.attention.append(_l("A question unanswered for over 24 hours"))
         rows.append(row)
-    return VillageBoard(rows=rows, late_questions=late)
+    return VillageBoard(rows=rows, open_questions=waiting, late_questions=late)
 
 
 @dataclass

@@ -162,3 +162,12 @@ def test_each_evangelist_sees_only_their_village_and_others_see_their_applicatio
     assert "You have not applied to adopt a village yet." in page and "배송 되나요?" not in page
     auth.logout()
     assert client.get("/evangelist").status_code == 302
+
+
+def test_every_waiting_question_is_listed_and_the_late_ones_apart(world):
+    story(world.producer, at=NOW)
+    fresh = ask_question(producer=world.producer, asker=world.buyer, body="새 질문", topic="quality", now=NOW - HOUR)
+    old = ask_question(producer=world.producer, asker=world.buyer, body="오랜 질문", topic="quality", now=NOW - 2 * DAY)
+    board = boards.village_board(world.village, now=NOW)
+    assert [q.id for q in board.open_questions] == [old.id, fresh.id]
+    assert [q.id for q in board.late_questions] == [old.id]
