@@ -42,11 +42,14 @@ def emails_to(address: str) -> list[OutboxMessage]:
 
 
 def build_world() -> SimpleNamespace:
-    """느릅골 농장 (owner@) in 들꽃마을 with evangelist@ (정다운); buyer@ (이하나); stranger@ (another
+    """Emails are read in English (owner@, evangelist@ and buyer@ chose it).
+    느릅골 농장 (owner@) in 들꽃마을 with evangelist@ (정다운); buyer@ (이하나); stranger@ (another
     buyer); far@ the evangelist of 먼마을, whose farm is far-farm."""
     village = make_village("들꽃마을")
-    producer = make_producer(make_user("owner@example.com", display_name="농부 김씨"), village, farm_name="느릅골 농장")
-    evangelist = make_user("evangelist@example.com", display_name="정다운")
+    producer = make_producer(
+        make_user("owner@example.com", display_name="농부 김씨", locale="en"), village, farm_name="느릅골 농장"
+    )
+    evangelist = make_user("evangelist@example.com", display_name="정다운", locale="en")
     adopt(evangelist, village)
     far_village = make_village("먼마을")
     far = make_user("far@example.com", display_name="멀리")
@@ -56,7 +59,7 @@ def build_world() -> SimpleNamespace:
         producer=producer,
         owner=producer.user,
         evangelist=evangelist,
-        buyer=make_user("buyer@example.com", display_name="이하나"),
+        buyer=make_user("buyer@example.com", display_name="이하나", locale="en"),
         stranger=make_user("stranger@example.com", display_name="낯선이"),
         far=far,
         far_producer=make_producer(make_user("farowner@example.com"), far_village, farm_name="먼 농장"),
