@@ -331,10 +331,13 @@ def seed(*, now: datetime) -> dict[str, int]:
     if not db.session.scalar(select(func.count()).select_from(GroupBuy)):
         _seed_group_buys(now)
     seed_evangelists(village=village, operator=operator, now=now)
+    from farmstore.evangelists.drafts import Draft
     from farmstore.inquiries.models import Question
 
     if not db.session.scalar(select(func.count()).select_from(Question)):
-        _seed_questions_and_drafts(now)
+        _seed_questions(now)
+    if not db.session.scalar(select(func.count()).select_from(Draft)):
+        _seed_written_together(now)
     return {
         "users": db.session.scalar(select(func.count()).select_from(User)),
         "villages": db.session.scalar(select(func.count()).select_from(Village)),
@@ -516,12 +519,10 @@ def _seed_follows(now: datetime) -> None:
             follow(user=buyer, producer=find_user_by_email(spec["email"]).producer, now=now)
 
 
-def _seed_questions_and_drafts(now: datetime) -> None:
-    """Buyers' questions: answered (one by the village's evangelist, one private), a complaint
-    waiting over a day and a fresh open question; the hanwoo farm has earned its "within a day"
-    badge. With an evangelist: a story written together and published, and a draft awaiting the
-    cabbage farmer's approval."""
-    from farmstore.evangelists import drafts
+def _seed_questions(now: datetime) -> None:
+    """Buyers' questions: answered (one by the village's evangelist, if it has one, and one
+    privately), a complaint waiting over a day and a fresh open question; the hanwoo farm has
+    earned its "within a day" badge."""
     from farmstore.evangelists.services import village_evangelist
     from farmstore.inquiries.services import answer_question, ask_question
 
@@ -556,8 +557,19 @@ def _seed_questions_and_drafts(now: datetime) -> None:
         if answer:
             by = evangelist if (evangelist and producer is cabbage) else producer.user
             answer_question(question, by=by, body=answer, now=now - (ago - after) * hour)
+
+
+def _seed_written_together(now: datetime) -> None:
+    """With a village evangelist: a story written together and published on the tea farm, and a
+    draft awaiting the cabbage farmer's approval."""
+    from farmstore.evangelists import drafts
+    from farmstore.evangelists.services import village_evangelist
+
+    _hanwoo, tea, cabbage = (_producer(spec) for spec in PRODUCERS)
+    evangelist = village_evangelist(tea.village_id)
     if evangelist is None:
         return
+    hour = timedelta(hours=1)
     flowers = db.session.scalar(select(Subject).where(Subject.producer_id == tea.id))
     field = db.session.scalar(select(Subject).where(Subject.producer_id == cabbage.id))
     together = drafts.submit_draft(
