@@ -37,7 +37,7 @@ def test_approval_makes_the_user_the_villages_evangelist_and_tells_them(world):
     assert (adoption.status, adoption.started_at, adoption.decided_by_id) == ("active", NOW + DAY, world.operator.id)
     assert services.village_evangelist(village.id) == world.buyer
     [mail] = outbox_to("buyer@example.com")
-    assert "evangelist of 산골마을" in mail.subject
+    assert mail.subject == "이제 산골마을의 전도사입니다"  # in the applicant's language (Korean by default)
 
 
 def test_a_decline_is_emailed_with_the_reason(world):

@@ -33,4 +33,4 @@ def test_the_demo_has_an_evangelist_an_onboarded_producer_and_a_waiting_applicat
     auth.logout()
     auth.login("sora@farmstore.example", "harvest-moon-over-pyeongchang")
     page = client.get("/evangelist").get_data(as_text=True)
-    assert "Evangelist of 햇살마을" in page and "들꽃차 할머니" in page
+    assert "햇살마을 전도사" in page and "들꽃차 할머니" in page  # demo accounts read Korean

@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from farmstore.accounts.services import find_user_by_email
@@ -87,7 +88,7 @@ def test_unknown_kinds_and_rows_are_404(client, auth, content):
 
 
 def test_the_service_refuses_non_operators_and_blank_reasons(app, content):
-    with app.app_context():
+    with app.app_context(), force_locale("en"):
         farmer, operator = find_user_by_email("farmer@example.com"), find_user_by_email("operator@example.com")
         with pytest.raises(NotAllowed):
             moderation.hide_content(operator=farmer, kind="story", item_id=content["post"], reason="x", now=NOW)
