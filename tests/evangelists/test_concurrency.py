@@ -14,6 +14,7 @@ from farmstore.accounts.models import User
 from farmstore.evangelists import services
 from farmstore.evangelists.models import Adoption
 from farmstore.extensions import db
+from farmstore.producers.models import Producer
 from tests.evangelists.conftest import NOW, adopt
 from tests.factories import make_user, make_village
 from tests.groupbuys.test_concurrency import patient_sqlite, race  # noqa: F401 (a fixture and a helper)
@@ -121,3 +122,24 @@ def test_a_successor_accepting_from_twenty_tabs_takes_over_once(app, world):
     assert services.village_evangelist(world.village.id).id == world.buyer.id
     village_rows = select(func.count()).select_from(Adoption).where(Adoption.village_id == world.village.id)
     assert db.session.scalar(village_rows) == 2  # sora's, handed over, and the successor's
+
+
+def test_twenty_people_using_one_invitation_at_once_make_one_producer(app, world):
+    code = services.create_invitation(by=world.sora, note="", now=NOW).code
+    users = [make_user(f"farmer{n}@example.com").id for n in range(THREADS)]
+
+    def joining(user_id: int):
+        def job():
+            user = db.session.get(User, user_id)
+            return services.accept_invitation(code=code, user=user, farm_name=f"농장 {user_id}", about="", contact="",
+                                              now=NOW).id  # fmt: skip
+
+        return job
+
+    outcomes = race(app, [joining(u) for u in users])
+    kinds = Counter(kind for kind, _ in outcomes)
+    assert kinds == {"ok": 1, "refused": THREADS - 1}, outcomes
+    assert all("already been used" in message for kind, message in outcomes if kind == "refused")
+    db.session.expire_all()
+    onboarded = select(func.count()).select_from(Producer).where(Producer.village_id == world.village.id)
+    assert db.session.scalar(onboarded) == 2  # 느릅골 and the one who won
