@@ -118,10 +118,12 @@ def get_adoption(adoption_id: int) -> Adoption:
 
 def _taken_message(user, village, error: IntegrityError) -> DomainError:
     """Which of the two one-to-one rules a refused activation broke, read from the index the
-    database names ("…active_user" / "adoptions.user_id" for the evangelist's rule)."""
+    database names ("…active_user" / "adoptions.user_id" for the evangelist's rule). Messages that
+    quote a name are plain strings, not lazy ones: Jinja trusts a lazy string's __html__ and would
+    not escape the name."""
     if "user" in str(error.orig).lower():
-        return DomainError(_l("%(name)s already looks after a village.", name=user.display_name))
-    return DomainError(_l("%(village)s already has an evangelist.", village=village.name))
+        return DomainError(_("%(name)s already looks after a village.", name=user.display_name))
+    return DomainError(_("%(village)s already has an evangelist.", village=village.name))
 
 
 def apply_to_adopt(*, user, village_id: int, motivation: str, now: datetime) -> Adoption:
@@ -137,7 +139,7 @@ def apply_to_adopt(*, user, village_id: int, motivation: str, now: datetime) -> 
     if village is None:
         raise NotFound(_l("No such village."))
     if active_adoption_of_village(village.id) is not None:
-        raise DomainError(_l("%(village)s already has an evangelist.", village=village.name))
+        raise DomainError(_("%(village)s already has an evangelist.", village=village.name))
     if active_adoption_of_user(user) is not None:
         raise DomainError(_l("You already look after a village. An evangelist adopts exactly one."))
     waiting = _(
@@ -224,7 +226,7 @@ def offer_handover(adoption: Adoption, *, by, successor_email: str, now: datetim
     if successor.id == by.id:
         raise DomainError(_l("Choose someone else to hand the village over to."), field="email")
     if active_adoption_of_user(successor) is not None:
-        raise DomainError(_l("%(name)s already looks after a village.", name=successor.display_name), "email")
+        raise DomainError(_("%(name)s already looks after a village.", name=successor.display_name), "email")
     adoption.successor_id = successor.id
     queue_email(
         to=successor.email, template="handover_offered", locale=successor.locale, now=now, adoption=adoption,

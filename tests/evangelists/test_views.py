@@ -213,3 +213,17 @@ def test_stepping_down_from_the_dashboard(client, auth, site):
     assert "You no longer look after 들꽃마을." in page
     assert client.post("/evangelist/step-down").status_code == 403
     assert client.post("/evangelist/handover", data={"email": "buyer@example.com"}).status_code == 403
+
+
+def test_a_name_quoted_in_a_refusal_is_escaped(app, client, auth, site):
+    with app.app_context():
+        operator = services.find_user_by_email("operator@example.com")
+        services.approve_adoption(
+            services.apply_to_adopt(user=make_user("evil@example.com", display_name="<b>evil</b>"),
+                                    village_id=make_village("강마을").id, motivation="m", now=utcnow()),
+            operator=operator, now=utcnow(),
+        )  # fmt: skip
+    auth.login("sora@example.com")
+    page = client.post("/evangelist/handover", data={"email": "evil@example.com"}, follow_redirects=True)
+    assert "&lt;b&gt;evil&lt;/b&gt; already looks after a village." in page.get_data(as_text=True)
+    assert "<b>evil</b>" not in page.get_data(as_text=True)
