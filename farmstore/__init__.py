@@ -55,7 +55,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from farmstore import models  # noqa: F401  (every model registered with the metadata)
     from farmstore.accounts.views import bp as accounts_bp
     from farmstore.catalog.views import bp as catalog_bp
+    from farmstore.evangelists.draft_views import bp as drafts_bp
+    from farmstore.evangelists.views import bp as evangelists_bp
     from farmstore.groupbuys.views import bp as groupbuys_bp
+    from farmstore.inquiries.views import bp as inquiries_bp
     from farmstore.main.views import bp as main_bp
     from farmstore.media.views import bp as media_bp
     from farmstore.payments.views import bp as payments_bp
@@ -67,7 +70,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     from farmstore.villages.views import bp as villages_bp
 
     blueprints = (main_bp, accounts_bp, villages_bp, producers_bp, stories_bp, catalog_bp, regulars_bp, sales_bp)
-    for blueprint in (*blueprints, groupbuys_bp, payments_bp, media_bp, referrals_bp):
+    for blueprint in (
+        *blueprints,
+        groupbuys_bp,
+        payments_bp,
+        media_bp,
+        referrals_bp,
+        evangelists_bp,
+        drafts_bp,
+        inquiries_bp,
+    ):
         app.register_blueprint(blueprint)
 
     from farmstore import cli, web

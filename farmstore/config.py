@@ -122,6 +122,8 @@ def load_settings(instance_path: Path) -> dict:
         "REWARD_MAX_BPS": int(os.environ.get("REWARD_MAX_BPS", "2000")),
         # How long a group-buy pledge whose card was declined keeps its units while the buyer pays.
         "GROUP_BUY_GRACE_HOURS": int(os.environ.get("GROUP_BUY_GRACE_HOURS", "48")),
+        # How long an evangelist's invitation for a new producer stays usable.
+        "INVITATION_VALID_DAYS": int(os.environ.get("INVITATION_VALID_DAYS", "14")),
         # Locale, time and money.
         "BABEL_DEFAULT_LOCALE": os.environ.get("DEFAULT_LOCALE", "ko"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("TIME_ZONE", "Asia/Seoul"),

@@ -18,6 +18,7 @@ from farmstore.accounts.models import User
 from farmstore.accounts.services import find_user_by_email, register_user
 from farmstore.catalog.models import Product
 from farmstore.catalog.services import create_product
+from farmstore.evangelists.demo import seed_evangelists
 from farmstore.extensions import db
 from farmstore.groupbuys.models import GroupBuy, Pledge
 from farmstore.groupbuys.services import (
@@ -341,6 +342,14 @@ def seed(*, now: datetime) -> dict[str, int]:
         _seed_group_buys(now)
     if not db.session.scalar(select(func.count()).select_from(ShareLink)):
         _seed_referrals(now)
+    seed_evangelists(village=village, operator=operator, now=now)
+    from farmstore.evangelists.drafts import Draft
+    from farmstore.inquiries.models import Question
+
+    if not db.session.scalar(select(func.count()).select_from(Question)):
+        _seed_questions(now)
+    if not db.session.scalar(select(func.count()).select_from(Draft)):
+        _seed_written_together(now)
     return {
         "users": db.session.scalar(select(func.count()).select_from(User)),
         "villages": db.session.scalar(select(func.count()).select_from(Village)),
@@ -592,3 +601,69 @@ def _seed_referrals(now: datetime) -> None:
     referrals.endorse(minho, kind="producer", target_id=cabbage.id, note="", now=now)
     referrals.endorse(sora, kind="producer", target_id=hanwoo.id, note="누렁이 이야기를 3년째 보고 있어요.",
                       now=now)  # fmt: skip
+
+
+def _seed_questions(now: datetime) -> None:
+    """Buyers' questions: answered (one by the village's evangelist, if it has one, and one
+    privately), a complaint waiting over a day and a fresh open question; the hanwoo farm has
+    earned its "within a day" badge."""
+    from farmstore.evangelists.services import village_evangelist
+    from farmstore.inquiries.services import answer_question, ask_question
+
+    hanwoo, tea, cabbage = (_producer(spec) for spec in PRODUCERS)
+    jiyeon, minho, sora, daniel = (find_user_by_email(email) for email, _name in BUYERS)
+    evangelist = village_evangelist(hanwoo.village_id)
+    hour = timedelta(hours=1)
+    gift_set = _product(hanwoo, "한우 정육 선물세트")
+    questions = [
+        # (producer, asker, topic, kind, private, about, body, hours ago, answered after (hours), answer)
+        (hanwoo, jiyeon, "availability", "question", False, ("product", gift_set.id),
+         "선물세트는 추석 전에 다시 나오나요?", 70, 3, "네, 추석 2주 전에 판매를 엽니다. 팔로우해 주세요."),
+        (hanwoo, minho, "delivery", "question", False, ("producer", None),
+         "성수동 말고 택배로도 받을 수 있나요?", 50, 5, "아이스박스 택배도 됩니다. 주문할 때 적어 주세요."),
+        (hanwoo, sora, "price", "question", False, ("producer", None),
+         "1/16 지분이면 한 가구가 먹기에 많을까요?", 30, 2, "4인 가족 기준으로 두세 달 드실 양이에요."),
+        (cabbage, minho, "pickup", "question", False, ("producer", None),
+         "망원시장 픽업 시간에 못 가면 어떻게 하나요?", 40, 8, "같은 날 저녁 7시까지 시장 사무실에 맡겨 둘게요."),
+        (tea, sora, "quality", "question", True, ("producer", None),
+         "임신 중인데 구절초차를 마셔도 될까요?", 60, 10, "카페인은 없지만, 꼭 의사 선생님께 먼저 여쭤 보세요."),
+        (cabbage, daniel, "quality", "complaint", False, ("producer", None),
+         "지난번 배추 상자에 시든 잎이 많았어요.", 30, None, None),
+        (tea, jiyeon, "delivery", "question", False, ("producer", None),
+         "제주도로도 보내 주시나요?", 2, None, None),
+    ]  # fmt: skip
+    for producer, asker, topic, kind, private, about, body, ago, after, answer in questions:
+        question = ask_question(
+            producer=producer, asker=asker, body=body, topic=topic, kind=kind, private=private,
+            about_kind=about[0], about_id=about[1],
+            now=now - ago * hour,
+        )  # fmt: skip
+        if answer:
+            by = evangelist if (evangelist and producer is cabbage) else producer.user
+            answer_question(question, by=by, body=answer, now=now - (ago - after) * hour)
+
+
+def _seed_written_together(now: datetime) -> None:
+    """With a village evangelist: a story written together and published on the tea farm, and a
+    draft awaiting the cabbage farmer's approval."""
+    from farmstore.evangelists import drafts
+    from farmstore.evangelists.services import village_evangelist
+
+    _hanwoo, tea, cabbage = (_producer(spec) for spec in PRODUCERS)
+    evangelist = village_evangelist(tea.village_id)
+    if evangelist is None:
+        return
+    hour = timedelta(hours=1)
+    flowers = db.session.scalar(select(Subject).where(Subject.producer_id == tea.id))
+    field = db.session.scalar(select(Subject).where(Subject.producer_id == cabbage.id))
+    together = drafts.submit_draft(
+        producer=tea, by=evangelist, kind="story", now=now - 3 * 24 * hour,
+        data={"subject_id": flowers.id, "happened_on": None, "title": "할머니와 함께 꽃을 땄어요",
+              "body": "아침 이슬이 마르기 전에 구절초를 한 송이씩 땄습니다. 할머니 손이 저보다 세 배는 빨라요."},
+    )  # fmt: skip
+    drafts.approve_draft(together, by=tea.user, now=now - 2 * 24 * hour)
+    drafts.submit_draft(
+        producer=cabbage, by=evangelist, kind="story", now=now - 5 * hour,
+        data={"subject_id": field.id, "happened_on": None, "title": "김장 배추가 속이 찼어요",
+              "body": "북쪽 밭 배추가 속이 단단하게 찼습니다. 다음 주부터 수확해요."},
+    )  # fmt: skip

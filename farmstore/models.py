@@ -2,7 +2,10 @@
 
 from farmstore.accounts.models import User
 from farmstore.catalog.models import Product, ProductPhoto, product_subjects
+from farmstore.evangelists.drafts import Draft
+from farmstore.evangelists.models import Adoption, AuditEntry, Helper, Invitation, PublishGrant, Verification
 from farmstore.groupbuys.models import GroupBuy, Pledge
+from farmstore.inquiries.models import Question
 from farmstore.media.models import Photo
 from farmstore.notifications.models import OutboxMessage
 from farmstore.payments.models import LedgerEntry, Payment, Refund, StripeCustomer, WebhookEvent
@@ -23,15 +26,20 @@ from farmstore.stories.models import Claim, StoryPhoto, StoryPost, Subject
 from farmstore.villages.models import Village
 
 __all__ = [
+    "Adoption",
     "AreaRequest",
     "Attribution",
+    "AuditEntry",
     "ChainEntry",
     "Claim",
     "CreditAccount",
     "CreditEntry",
+    "Draft",
     "Endorsement",
     "Follow",
     "GroupBuy",
+    "Helper",
+    "Invitation",
     "LedgerEntry",
     "LinkVisit",
     "Order",
@@ -44,6 +52,8 @@ __all__ = [
     "Producer",
     "Product",
     "ProductPhoto",
+    "PublishGrant",
+    "Question",
     "Referral",
     "Refund",
     "Sale",
@@ -54,6 +64,7 @@ __all__ = [
     "StripeCustomer",
     "Subject",
     "User",
+    "Verification",
     "Village",
     "WaitlistEntry",
     "WebhookEvent",

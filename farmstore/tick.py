@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from farmstore.groupbuys import services as groupbuys
+from farmstore.inquiries.services import escalate_unanswered, remind_unanswered
 from farmstore.notifications.services import deliver_due_messages
 from farmstore.payments.stripe_flow import cancel_abandoned_card_setups, reconcile_stripe_payments
 from farmstore.sales import services as sales
@@ -24,6 +25,8 @@ JOBS: list[tuple[str, Callable[..., object]]] = [
     ("late_payment_refunds", sales.refund_late_payments),
     ("stripe_payments", reconcile_stripe_payments),
     ("abandoned_card_setups", cancel_abandoned_card_setups),
+    ("question_reminders", remind_unanswered),
+    ("question_escalations", escalate_unanswered),
     # Mail last, so messages written by the jobs above go out in the same tick.
     ("mail", deliver_due_messages),
 ]

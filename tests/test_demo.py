@@ -24,11 +24,11 @@ def test_seed_demo_builds_a_village_with_three_producers(app, runner, client):
     assert result.exit_code == 0, result.output
     with app.app_context():
         counts = _counts()
-        village = db.session.scalar(select(Village))
+        village = db.session.scalar(select(Village).where(Village.name == "햇살마을"))
         operators = db.session.scalar(select(func.count()).select_from(User).where(User.is_operator))
         farm_names = {p.farm_name for p in village.producers}
         photo_ok = all(p.photo is not None for p in village.producers) and village.cover_photo is not None
-    assert counts["Village"] == 1 and counts["Producer"] == 3
+    assert counts["Village"] == 2 and counts["Producer"] == 3  # 햇살마을, and a market waiting for an evangelist
     assert counts["User"] >= 3 + 3 + 1  # producers, buyers, an operator
     assert operators == 1
     assert farm_names == {"느릅골 한우농장", "들꽃차 할머니", "북쪽밭 배추"}

@@ -9,10 +9,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from farmstore.evangelists.moderation import Hideable
 from farmstore.extensions import db
 from farmstore.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from farmstore.accounts.models import User
     from farmstore.media.models import Photo
     from farmstore.producers.models import Producer
     from farmstore.stories.models import Subject
@@ -40,7 +42,7 @@ product_subjects = Table(
 )
 
 
-class Product(db.Model):
+class Product(Hideable, db.Model):
     """Something a producer sells (a box of cabbages, a share of a cow), linked to the subjects
     it comes from so its page can show their timelines. The slug is unique per producer."""
 
@@ -59,8 +61,14 @@ class Product(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The evangelist who drafted it with the producer ("written with …"); set by evangelists.drafts.
+    # No foreign key: adding one on SQLite would rebuild this table (see migration 8b2c1a5d0f42).
+    written_with_id: Mapped[int | None] = mapped_column(Integer)
 
     producer: Mapped[Producer] = relationship()
+    written_with: Mapped[User | None] = relationship(
+        primaryjoin="foreign(Product.written_with_id) == User.id", viewonly=True
+    )
     subjects: Mapped[list[Subject]] = relationship(secondary=product_subjects, order_by="Subject.name")
     photos: Mapped[list[ProductPhoto]] = relationship(
         order_by="ProductPhoto.position", cascade="all, delete-orphan", back_populates="product"

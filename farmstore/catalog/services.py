@@ -18,6 +18,7 @@ from farmstore.catalog.models import (
     product_subjects,
 )
 from farmstore.errors import DomainError, NotFound
+from farmstore.evangelists.moderation import visible
 from farmstore.extensions import db
 from farmstore.media.services import delete_photo_files, save_photos
 from farmstore.pagination import Page, paginate
@@ -128,13 +129,12 @@ def get_product(producer_slug: str, product_slug: str) -> Product:
     return product
 
 
-def products_of(producer: Producer) -> list[Product]:
-    """A producer's products, by name."""
-    return list(
-        db.session.scalars(
-            _with_pictures(select(Product)).where(Product.producer_id == producer.id).order_by(Product.name)
-        )
-    )
+def products_of(producer: Producer, *, include_hidden: bool = False) -> list[Product]:
+    """A producer's products, by name; those an operator hid only when `include_hidden` (the owner)."""
+    query = _with_pictures(select(Product)).where(Product.producer_id == producer.id).order_by(Product.name)
+    if not include_hidden:
+        query = query.where(visible(Product))
+    return list(db.session.scalars(query))
 
 
 def products_for_subject(subject: Subject) -> list[Product]:
@@ -143,7 +143,7 @@ def products_for_subject(subject: Subject) -> list[Product]:
         db.session.scalars(
             _with_pictures(select(Product))
             .join(product_subjects)
-            .where(product_subjects.c.subject_id == subject.id)
+            .where(product_subjects.c.subject_id == subject.id, visible(Product))
             .order_by(Product.name)
         )
     )
@@ -151,7 +151,7 @@ def products_for_subject(subject: Subject) -> list[Product]:
 
 def browse_products(*, category: str | None, region: str | None, page: int) -> Page:
     """Products by kind and region, newest first."""
-    query = _with_pictures(select(Product)).join(Product.producer).join(Producer.village)
+    query = _with_pictures(select(Product)).join(Product.producer).join(Producer.village).where(visible(Product))
     if category in CATEGORIES:
         query = query.where(Product.category == category)
     if region:

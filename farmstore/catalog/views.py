@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -63,6 +63,8 @@ def new_product(producer_slug: str):
 def product(producer_slug: str, product_slug: str):
     """A product's public page with the latest stories of the subjects it comes from."""
     product = found(services.get_product, producer_slug, product_slug)
+    if product.is_hidden and not product.producer.is_owned_by(current_user):
+        abort(404)
     posts = recent_posts(limit=LATEST_POSTS, subject_ids=[s.id for s in product.subjects]) if product.subjects else []
     now = utcnow()
     return render_template(

@@ -82,10 +82,16 @@ class GroupBuy(db.Model):
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str] = mapped_column(String(300), default="")
+    # The evangelist who drafted it with the producer ("written with …"); set by evangelists.drafts.
+    # No foreign key: adding one on SQLite would rebuild this table (see migration 8b2c1a5d0f42).
+    written_with_id: Mapped[int | None] = mapped_column(Integer)
 
     producer: Mapped[Producer] = relationship()
     subject: Mapped[Subject] = relationship()
     pickup_point: Mapped[PickupPoint | None] = relationship()
+    written_with: Mapped[User | None] = relationship(
+        primaryjoin="foreign(GroupBuy.written_with_id) == User.id", viewonly=True
+    )
 
     @property
     def status_label(self) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from farmstore.catalog.models import Product, ProductPhoto
+from farmstore.evangelists.moderation import visible
 from farmstore.extensions import db
 from farmstore.producers.models import Producer
 from farmstore.stories.models import StoryPhoto, StoryPost, Subject
@@ -61,7 +62,7 @@ def search(query: str, *, limit: int = 20) -> Results:
     results.products = list(
         db.session.scalars(
             select(Product)
-            .where(*_matching([Product.name, Product.description, Product.unit], terms))
+            .where(*_matching([Product.name, Product.description, Product.unit], terms), visible(Product))
             .options(
                 selectinload(Product.photos).selectinload(ProductPhoto.photo),
                 selectinload(Product.producer).selectinload(Producer.village),
@@ -74,7 +75,7 @@ def search(query: str, *, limit: int = 20) -> Results:
         db.session.scalars(
             select(StoryPost)
             .join(StoryPost.subject)
-            .where(*_matching([StoryPost.title, StoryPost.body, Subject.name], terms))
+            .where(*_matching([StoryPost.title, StoryPost.body, Subject.name], terms), visible(StoryPost))
             .options(
                 selectinload(StoryPost.photos).selectinload(StoryPhoto.photo),
                 selectinload(StoryPost.subject).selectinload(Subject.producer),

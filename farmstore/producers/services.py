@@ -32,10 +32,11 @@ def _checked(*, farm_name: str, village_id: int | None, contact: str) -> tuple[s
     return farm_name, village, contact
 
 
-def create_producer(
+def add_producer(
     *, user, farm_name: str, village_id: int | None, about: str, contact: str, photo=None, now: datetime
 ) -> Producer:
-    """Turn an account into a producer. One profile per account."""
+    """A new producer profile for `user`, added to the session but not committed (the caller's
+    transaction decides, e.g. an invitation used in the same commit). One profile per account."""
     if user.producer is not None:
         raise DomainError(_l("You already have a producer profile."))
     farm_name, village, contact = _checked(farm_name=farm_name, village_id=village_id, contact=contact)
@@ -46,6 +47,16 @@ def create_producer(
         about=about.strip(), contact=contact, photo=saved_photo, created_at=now, updated_at=now,
     )  # fmt: skip
     db.session.add(producer)
+    return producer
+
+
+def create_producer(
+    *, user, farm_name: str, village_id: int | None, about: str, contact: str, photo=None, now: datetime
+) -> Producer:
+    """Turn an account into a producer. One profile per account."""
+    producer = add_producer(
+        user=user, farm_name=farm_name, village_id=village_id, about=about, contact=contact, photo=photo, now=now
+    )
     try:
         db.session.commit()
     except IntegrityError:  # a double-submitted form: the first one made the profile

@@ -54,7 +54,7 @@ def show(slug: str):
         "producers/show.html",
         producer=producer,
         subjects=subjects_of(producer),
-        products=products_of(producer),
+        products=products_of(producer, include_hidden=producer.is_owned_by(current_user)),
         stories=recent_posts(limit=PRODUCER_STORIES, producer_ids=[producer.id]),
         following=is_following(current_user, producer),
         sales=open_sales(now=now, producer_ids=[producer.id]) + upcoming_sales(now=now, producer_ids=[producer.id]),

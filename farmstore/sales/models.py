@@ -107,9 +107,15 @@ class Sale(db.Model):
     cancel_reason: Mapped[str] = mapped_column(String(300), default="")
     no_shows_marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The evangelist who drafted it with the producer ("written with …"); set by evangelists.drafts.
+    # No foreign key: adding one on SQLite would rebuild this table (see migration 8b2c1a5d0f42).
+    written_with_id: Mapped[int | None] = mapped_column(Integer)
 
     producer: Mapped[Producer] = relationship()
     pickup_point: Mapped[PickupPoint] = relationship()
+    written_with: Mapped[User | None] = relationship(
+        primaryjoin="foreign(Sale.written_with_id) == User.id", viewonly=True
+    )
     items: Mapped[list[SaleItem]] = relationship(
         back_populates="sale", order_by="SaleItem.id", cascade="all, delete-orphan"
     )

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from farmstore.evangelists.moderation import Hideable
 from farmstore.extensions import db
 from farmstore.timeutil import UTCDateTime, utcnow
 
@@ -83,7 +84,7 @@ class Claim(db.Model):
     certificate_photo: Mapped[Photo | None] = relationship()
 
 
-class StoryPost(db.Model):
+class StoryPost(Hideable, db.Model):
     """A dated entry on a subject's timeline: Markdown text and photos. Newest first.
     `edited_at` is set when the text changes after publishing, and the page says so."""
 
@@ -98,9 +99,15 @@ class StoryPost(db.Model):
     body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The evangelist who drafted it with the producer ("written with …"); set by evangelists.drafts.
+    # No foreign key: adding one on SQLite would rebuild this table (see migration 8b2c1a5d0f42).
+    written_with_id: Mapped[int | None] = mapped_column(Integer)
 
     subject: Mapped[Subject] = relationship()
     author: Mapped[User | None] = relationship()
+    written_with: Mapped[User | None] = relationship(
+        primaryjoin="foreign(StoryPost.written_with_id) == User.id", viewonly=True
+    )
     photos: Mapped[list[StoryPhoto]] = relationship(
         order_by="StoryPhoto.position", cascade="all, delete-orphan", back_populates="post"
     )

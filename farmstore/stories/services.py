@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from farmstore.errors import DomainError, NotAllowed, NotFound
+from farmstore.evangelists.moderation import visible
 from farmstore.extensions import db
 from farmstore.media.models import Photo
 from farmstore.media.services import delete_photo_files, save_photo, save_photos
@@ -211,21 +212,25 @@ def _posts_query():
     )
 
 
-def timeline(subject: Subject, *, page: int = 1, per_page: int = POSTS_PER_PAGE) -> Page:
-    """A subject's stories, newest first, one page at a time."""
+def timeline(subject: Subject, *, page: int = 1, per_page: int = POSTS_PER_PAGE, include_hidden: bool = False) -> Page:
+    """A subject's stories, newest first, one page at a time. Stories an operator hid are left
+    out unless `include_hidden` (their owner is looking)."""
     query = (
         _posts_query()
         .where(StoryPost.subject_id == subject.id)
         .order_by(StoryPost.happened_on.desc(), StoryPost.id.desc())
     )
+    if not include_hidden:
+        query = query.where(visible(StoryPost))
     return paginate(query, page=page, per_page=per_page)
 
 
 def recent_posts(
     *, limit: int = 10, subject_ids=None, producer_ids=None, village_id: int | None = None
 ) -> list[StoryPost]:
-    """The newest stories, optionally only of some subjects, producers or one village."""
-    query = _posts_query().join(StoryPost.subject).join(Subject.producer)
+    """The newest stories, optionally only of some subjects, producers or one village; never
+    the ones an operator hid."""
+    query = _posts_query().join(StoryPost.subject).join(Subject.producer).where(visible(StoryPost))
     if subject_ids is not None:
         query = query.where(StoryPost.subject_id.in_(subject_ids))
     if producer_ids is not None:

@@ -71,7 +71,7 @@ def new_subject(producer_slug: str):
 @bp.get("/producers/<producer_slug>/subjects/<subject_slug>")
 def subject(producer_slug: str, subject_slug: str):
     subject = found(services.get_subject, producer_slug, subject_slug)
-    page = services.timeline(subject, page=_page_number())
+    page = services.timeline(subject, page=_page_number(), include_hidden=subject.producer.is_owned_by(current_user))
     return render_template(
         "stories/subject.html",
         subject=subject,
@@ -165,6 +165,8 @@ def new_post(producer_slug: str, subject_slug: str):
 def post(producer_slug: str, subject_slug: str, post_id: int):
     subject = found(services.get_subject, producer_slug, subject_slug)
     post = found(services.get_post, subject, post_id)
+    if post.is_hidden and not subject.producer.is_owned_by(current_user):
+        abort(404)
     return render_template("stories/post.html", subject=subject, post=post)
 
 
