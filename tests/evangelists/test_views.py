@@ -3,6 +3,7 @@ everyone else), and clear messages for refused input."""
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 
 import pytest
@@ -139,7 +140,7 @@ def test_someone_elses_invitation_cannot_be_withdrawn(app, client, auth, site):
 def test_a_buyer_without_a_village_cannot_invite(client, auth, site):
     auth.login("buyer@example.com")
     page = client.post("/evangelist/invitations", data={"note": ""}, follow_redirects=True).get_data(as_text=True)
-    assert "Only a village's active evangelist can do this." in page
+    assert "Only a village's active evangelist can do this." in html.unescape(page)
 
 
 def test_a_newcomer_registers_through_an_invitation_and_becomes_a_producer(app, client, site):

@@ -21,6 +21,7 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
+from farmstore.errors import DomainError
 from farmstore.extensions import db
 from farmstore.media.models import Photo
 from farmstore.producers.models import Producer
@@ -84,9 +85,9 @@ def make_post(
 
 
 def english(message) -> str:
-    """A (lazily translated) user-facing message, in English."""
+    """A (lazily translated) user-facing message, or a DomainError's, in English."""
     with force_locale("en"):
-        return str(message)
+        return message.message if isinstance(message, DomainError) else str(message)
 
 
 def count(model) -> int:

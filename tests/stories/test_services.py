@@ -105,7 +105,7 @@ def test_a_subject_born_in_the_future_is_refused():
         create(producer, started_on=TODAY + timedelta(days=1))
 
     assert refused.value.field == "started_on"
-    assert english(refused.value.message) == "This date is in the future."
+    assert english(refused.value) == "This date is in the future."
     assert count(Subject) == 0
 
 
@@ -140,7 +140,7 @@ def test_a_subject_needs_a_name_and_a_known_kind(fields, field, message):
     with pytest.raises(DomainError) as refused:
         create(make_producer(), **fields)
 
-    assert (refused.value.field, english(refused.value.message)) == (field, message)
+    assert (refused.value.field, english(refused.value)) == (field, message)
     assert count(Subject) == 0
 
 
@@ -357,7 +357,7 @@ def test_a_story_dated_in_the_future_is_refused():
         write(subject, happened_on=TODAY + timedelta(days=1), photos=[upload()])
 
     assert refused.value.field == "happened_on"
-    assert english(refused.value.message) == "This date is in the future."
+    assert english(refused.value) == "This date is in the future."
     db.session.rollback()
     assert (count(StoryPost), count(Photo)) == (0, 0)
     assert media_files() == []  # the date is checked before any photo is stored
@@ -371,7 +371,7 @@ def test_an_empty_story_is_refused(title, body):
         write(subject, title=title, body=body)
 
     assert refused.value.field == "body"
-    assert english(refused.value.message) == "Write something for this story."
+    assert english(refused.value) == "Write something for this story."
     assert count(StoryPost) == 0
 
 
@@ -390,7 +390,7 @@ def test_more_than_eight_photos_are_refused():
         write(subject, photos=[upload() for _ in range(9)])
 
     assert refused.value.field == "photos"
-    assert english(refused.value.message) == "Add at most 8 photos at a time."
+    assert english(refused.value) == "Add at most 8 photos at a time."
     db.session.rollback()
     assert (count(StoryPost), count(Photo)) == (0, 0)
 
@@ -411,7 +411,7 @@ def test_a_fake_image_among_the_photos_refuses_the_whole_story():
         write(subject, photos=photos)
 
     assert refused.value.field == "photos"
-    assert english(refused.value.message) == "This file is not a photo we can read (JPEG, PNG, WebP or GIF)."
+    assert english(refused.value) == "This file is not a photo we can read (JPEG, PNG, WebP or GIF)."
     db.session.rollback()
     assert (count(StoryPost), count(StoryPhoto), count(Photo)) == (0, 0, 0)
 
