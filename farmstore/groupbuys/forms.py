@@ -42,11 +42,13 @@ class GroupBuyForm(FlaskForm):
     delivery_note = TextAreaField(_l("Or: how it is delivered"), validators=[Length(max=2000)])
     reward_percent = reward_field()
     price_per_kg = IntegerField(
-        _l("Price per kg (won), if sold by weight"), validators=[Optional(), NumberRange(max=100_000_000)],
+        _l("Price per kg (won), if sold by weight"),
+        validators=[Optional(), NumberRange(max=100_000_000)],
         description=_l("For an animal: each share is weighed before pickup and the difference settled."),
     )
     grams_per_unit = IntegerField(
-        _l("Weight one unit assumes (grams)"), validators=[Optional(), NumberRange(max=100_000_000)],
+        _l("Weight one unit assumes (grams)"),
+        validators=[Optional(), NumberRange(max=100_000_000)],
         description=_l("For example 18000 for a share of about 18 kg."),
     )
 

@@ -97,7 +97,9 @@ def _check_weight_terms(price_per_kg: int | None, grams_per_unit: int | None) ->
     if price_per_kg is None and grams_per_unit is None:
         return
     if price_per_kg is None or price_per_kg <= 0:
-        raise DomainError(_l("Give a price per kg above zero, or leave both weight fields empty."), field="price_per_kg")
+        raise DomainError(
+            _l("Give a price per kg above zero, or leave both weight fields empty."), field="price_per_kg"
+        )
     if grams_per_unit is None or grams_per_unit <= 0:
         raise DomainError(
             _l("Give the weight one unit assumes, in grams, or leave both weight fields empty."), field="grams_per_unit"
@@ -832,7 +834,9 @@ def settle_final_weight(record: Pledge, *, grams: int, by, now: datetime) -> Ple
     if record.weight_settled_at is not None:
         raise DomainError(_l("The final weight of this share is already settled."))
     if group_buy.status != "succeeded" or record.status not in ("due", "paid") or record.picked_up_at is not None:
-        raise DomainError(_l("A share is weighed once the group-buy is on and the share is due or paid, before pickup."))
+        raise DomainError(
+            _l("A share is weighed once the group-buy is on and the share is due or paid, before pickup.")
+        )
     claimed = db.session.execute(
         update(Pledge)
         .where(
