@@ -750,10 +750,10 @@ def allocation(group_buy: GroupBuy, *, by) -> list[Pledge]:
 
 
 def allocation_csv(group_buy: GroupBuy, pledges: list[Pledge]) -> str:
-    """The allocation sheet as CSV."""
+    """The allocation sheet as CSV (totals after the final weight, when a share was weighed)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["pickup_code", "buyer", "units", "unit", "total", "status", "picked_up"])
+    writer.writerow(["pickup_code", "buyer", "units", "unit", "total", "status", "picked_up", "final_grams"])
     for record in pledges:
         writer.writerow(
             [
@@ -761,9 +761,10 @@ def allocation_csv(group_buy: GroupBuy, pledges: list[Pledge]) -> str:
                 record.buyer.display_name if record.buyer else "",
                 record.units,
                 group_buy.unit_label,
-                record.units * group_buy.unit_price,
+                record.total_after_weight,
                 record.status,
                 "yes" if record.picked_up_at else "",
+                record.final_grams or "",
             ]
         )
     return out.getvalue()

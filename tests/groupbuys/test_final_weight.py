@@ -14,6 +14,8 @@ from farmstore.errors import DomainError, NotAllowed
 from farmstore.extensions import db
 from farmstore.groupbuys.models import Pledge
 from farmstore.groupbuys.services import (
+    allocation,
+    allocation_csv,
     check_in_pledge,
     create_group_buy,
     open_group_buy,
@@ -184,6 +186,8 @@ def test_the_payout_report_adds_up_after_weights_and_pickups(world):
     for record in (first, second):
         check_in_pledge(group_buy=group_buy, code=record.pickup_code, by=world.producer.user, now=later)
 
+    csv_text = allocation_csv(group_buy, allocation(group_buy, by=world.producer.user))
+    assert f"{first.pickup_code},이하나,2,1/16 지분 (약 18kg),815000,paid,yes,35000" in csv_text
     report = payout_report(world.producer, start=NOW, end=later + DAY)  # raises if it does not add up
     gross = 2 * PRICE - 25_000 + PRICE + 12_500
     assert (report.gross, report.refunds) == (gross, 0)
