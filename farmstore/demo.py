@@ -28,6 +28,7 @@ from farmstore.groupbuys.services import (
     open_group_buy,
     pledge,
     settle_due_group_buys,
+    settle_final_weight,
 )
 from farmstore.payments.models import Payment
 from farmstore.payments.services import refund
@@ -516,6 +517,7 @@ def _seed_group_buys(now: datetime) -> None:
             pickup_starts_at=deadline + 5 * day if point else None,
             pickup_ends_at=deadline + 5 * day + timedelta(hours=3) if point else None,
             delivery_note="" if point else "택배로 보내 드립니다 (배송비 포함).", now=started,
+            **(HANWOO_BY_WEIGHT if subject is cow else {}),
         )  # fmt: skip
         open_group_buy(group_buy, by=producer.user, now=started)
         for n, (person, units) in enumerate(zip(people, pledges, strict=False)):
@@ -527,6 +529,22 @@ def _seed_group_buys(now: datetime) -> None:
             join_waitlist(group_buy=group_buy, buyer=people[-1], units=1, now=started + 4 * day)
     settle_due_group_buys(now=now)
     _declined_card(db.session.scalar(select(GroupBuy).where(GroupBuy.subject_id == cow.id)), now)
+    _weigh_shares(db.session.scalar(select(GroupBuy).where(GroupBuy.subject_id == cow.id)), now)
+
+
+# The cow is sold by weight: a share assumes 18 kg, and the difference is settled at 23,000 won a kg.
+HANWOO_BY_WEIGHT = {"price_per_kg": 23_000, "grams_per_unit": 18_000}
+
+
+def _weigh_shares(group_buy: GroupBuy, now: datetime) -> None:
+    """The butcher has weighed two shares: 지연's 2 shares came out 0.8 kg lighter (she pays less at
+    pickup), 민호's share 0.9 kg heavier (he pays the difference at pickup)."""
+    for email, off_by in ((BUYERS[0][0], -800), (BUYERS[1][0], 900)):
+        record = db.session.scalar(
+            select(Pledge).where(Pledge.group_buy_id == group_buy.id, Pledge.buyer_id == find_user_by_email(email).id)
+        )
+        grams = record.units * HANWOO_BY_WEIGHT["grams_per_unit"] + off_by
+        settle_final_weight(record, grams=grams, by=group_buy.producer.user, now=now)
 
 
 def _declined_card(group_buy: GroupBuy, now: datetime) -> None:

@@ -110,10 +110,17 @@ def test_demo_has_group_buys_open_succeeded_and_failed(app, runner):
         waiting = db.session.scalar(select(func.count()).select_from(GroupBuyWaitlistEntry))
         in_grace = db.session.scalar(select(Pledge).where(Pledge.status == "unpaid"))
         grace_shown = in_grace.pay_by > utcnow() and in_grace.group_buy.units_left == 0
+        weighed = sorted(
+            (p.weight_difference, p.final_grams - p.units * p.group_buy.grams_per_unit, p.total_after_weight - p.total)
+            for p in db.session.scalars(select(Pledge).where(Pledge.weight_settled_at.is_not(None)))
+        )
+        sold_by_weight = group_buys["succeeded"].price_per_kg, group_buys["succeeded"].grams_per_unit
     assert set(group_buys) == {"open", "succeeded", "failed"}
     assert half_full
     assert pledge_statuses == {"open": {"active"}, "succeeded": {"due", "unpaid"}, "failed": {"released"}}
     assert waiting == 1 and grace_shown
+    assert sold_by_weight == (23_000, 18_000)
+    assert weighed == [(-18_400, -800, -18_400), (20_700, 900, 20_700)]  # one lighter (pays less), one heavier
 
 
 def test_demo_has_a_chain_of_four_with_credit(app, runner):

@@ -41,6 +41,16 @@ class GroupBuyForm(FlaskForm):
     pickup_ends_at = DateTimeLocalField(_l("Pickup ends"), format=DATETIME_FORMAT, validators=[Optional()])
     delivery_note = TextAreaField(_l("Or: how it is delivered"), validators=[Length(max=2000)])
     reward_percent = reward_field()
+    price_per_kg = IntegerField(
+        _l("Price per kg (won), if sold by weight"),
+        validators=[Optional(), NumberRange(max=100_000_000)],
+        description=_l("For an animal: each share is weighed before pickup and the difference settled."),
+    )
+    grams_per_unit = IntegerField(
+        _l("Weight one unit assumes (grams)"),
+        validators=[Optional(), NumberRange(max=100_000_000)],
+        description=_l("For example 18000 for a share of about 18 kg."),
+    )
 
 
 class PledgeForm(FlaskForm):
@@ -75,3 +85,7 @@ class ClaimForm(FlaskForm):
         default="pickup",
         validate_choice=False,
     )
+
+
+class FinalWeightForm(FlaskForm):
+    grams = IntegerField(_l("Final weight (g)"), validators=[Optional()])

@@ -14,6 +14,7 @@ from farmstore.timeutil import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from farmstore.accounts.models import User
+    from farmstore.payments.models import Payment
     from farmstore.producers.models import Producer
     from farmstore.sales.models import PickupPoint
     from farmstore.stories.models import Subject
@@ -38,6 +39,11 @@ PLEDGE_STATUSES = {
 WAITLIST_STATUSES = ("waiting", "offered", "claimed", "lapsed", "left")
 # Pledges that hold units of the group-buy.
 HOLDING_PLEDGE_STATUSES = ("active", "due", "paid", "unpaid")
+
+
+def kg(grams: int) -> str:
+    """A weight in grams written in kg, without trailing zeros: 17250 → "17.25"."""
+    return f"{grams / 1000:,.3f}".rstrip("0").rstrip(".")
 
 
 class GroupBuy(db.Model):
@@ -85,6 +91,10 @@ class GroupBuy(db.Model):
     # The evangelist who drafted it with the producer ("written with …"); set by evangelists.drafts.
     # No foreign key: adding one on SQLite would rebuild this table (see migration 8b2c1a5d0f42).
     written_with_id: Mapped[int | None] = mapped_column(Integer)
+    # Sold by weight (an animal): the unit price assumes `grams_per_unit`; once a share is weighed,
+    # the difference is settled at `price_per_kg` won. Both set or neither (the service checks).
+    price_per_kg: Mapped[int | None] = mapped_column(Integer)
+    grams_per_unit: Mapped[int | None] = mapped_column(Integer)
 
     producer: Mapped[Producer] = relationship()
     subject: Mapped[Subject] = relationship()
@@ -113,6 +123,11 @@ class GroupBuy(db.Model):
     @property
     def percent_of_total(self) -> int:
         return self.units_pledged * 100 // self.total_units
+
+    @property
+    def sold_by_weight(self) -> bool:
+        """Shares are weighed before pickup and the difference settled."""
+        return bool(self.price_per_kg and self.grams_per_unit)
 
     def takes_pledges(self, now: datetime) -> bool:
         """Pledges can be made or changed: open and before the deadline."""
@@ -157,9 +172,20 @@ class Pledge(db.Model):
     picked_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # An unpaid pledge (its card was declined) holds its units until then; the tick frees them after.
     pay_by: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The share's weight as handed over, settled once before pickup: `weight_difference` is what it
+    # changed, in won (+ the buyer owes more, − the buyer gets back or pays less). An extra charge
+    # is its own Payment (a pledge's first payment owns `Payment.pledge_id`), linked here. A plain
+    # column: a foreign key would make SQLite rebuild this table, and payments refer to pledges.
+    final_grams: Mapped[int | None] = mapped_column(Integer)
+    weight_difference: Mapped[int | None] = mapped_column(Integer)
+    weight_settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    weight_payment_id: Mapped[int | None] = mapped_column(Integer)
 
     group_buy: Mapped[GroupBuy] = relationship()
     buyer: Mapped[User | None] = relationship()
+    weight_payment: Mapped[Payment | None] = relationship(
+        primaryjoin="foreign(Pledge.weight_payment_id) == Payment.id", viewonly=True
+    )
 
     @property
     def status_label(self) -> str:
@@ -168,6 +194,26 @@ class Pledge(db.Model):
     @property
     def total(self) -> int:
         return self.units * self.group_buy.unit_price
+
+    @property
+    def total_after_weight(self) -> int:
+        """What the share costs once weighed (never below nothing)."""
+        return max(0, self.total + (self.weight_difference or 0))
+
+    @property
+    def final_kg(self) -> str:
+        return kg(self.final_grams or 0)
+
+    @property
+    def assumed_kg(self) -> str:
+        """What the unit price assumed this share weighs."""
+        return kg(self.units * (self.group_buy.grams_per_unit or 0))
+
+    @property
+    def extra_due(self) -> int:
+        """An extra charge for a heavier share still to be paid at pickup (0 when none)."""
+        payment = self.weight_payment
+        return payment.amount if payment is not None and payment.status != "succeeded" else 0
 
 
 class GroupBuyWaitlistEntry(db.Model):

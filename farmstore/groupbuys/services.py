@@ -42,9 +42,12 @@ def create_group_buy(
     *, producer: Producer, by, subject_id: int | None, title: str, story: str = "", unit_label: str,
     unit_price: int, total_units: int, min_units: int, per_buyer_max: int, deadline: datetime,
     pickup_point_id: int | None = None, pickup_starts_at: datetime | None = None,
-    pickup_ends_at: datetime | None = None, delivery_note: str = "", reward_bps: int = 0, now: datetime,
+    pickup_ends_at: datetime | None = None, delivery_note: str = "", reward_bps: int = 0,
+    price_per_kg: int | None = None, grams_per_unit: int | None = None, now: datetime,
 ) -> GroupBuy:  # fmt: skip
-    """A producer drafts a group-buy of one of their subjects. Nothing is public until it opens."""
+    """A producer drafts a group-buy of one of their subjects. Nothing is public until it opens.
+    A share sold by weight (an animal) names its price per kg and the weight one unit assumes,
+    both or neither: each share's final weight is settled before pickup."""
     require_owner(producer, by)
     subject = db.session.get(Subject, subject_id) if subject_id else None
     if subject is None or subject.producer_id != producer.id:
@@ -75,16 +78,32 @@ def create_group_buy(
             )
     elif not delivery_note.strip():
         raise DomainError(_l("Choose a pickup point or describe the delivery."), field="delivery_note")
+    _check_weight_terms(price_per_kg, grams_per_unit)
     group_buy = GroupBuy(
         producer=producer, subject=subject, title=title, story=story.strip(), unit_label=unit_label,
         unit_price=unit_price, total_units=total_units, min_units=min_units, per_buyer_max=per_buyer_max,
         deadline=deadline, pickup_point=point, pickup_starts_at=pickup_starts_at if point else None,
         pickup_ends_at=pickup_ends_at if point else None, delivery_note=delivery_note.strip(), created_at=now,
-        reward_bps=referrals.checked_reward_bps(reward_bps),
+        reward_bps=referrals.checked_reward_bps(reward_bps), price_per_kg=price_per_kg or None,
+        grams_per_unit=grams_per_unit or None,
     )  # fmt: skip
     db.session.add(group_buy)
     db.session.commit()
     return group_buy
+
+
+def _check_weight_terms(price_per_kg: int | None, grams_per_unit: int | None) -> None:
+    """Selling by weight needs both the price per kg and the weight one unit assumes."""
+    if price_per_kg is None and grams_per_unit is None:
+        return
+    if price_per_kg is None or price_per_kg <= 0:
+        raise DomainError(
+            _l("Give a price per kg above zero, or leave both weight fields empty."), field="price_per_kg"
+        )
+    if grams_per_unit is None or grams_per_unit <= 0:
+        raise DomainError(
+            _l("Give the weight one unit assumes, in grams, or leave both weight fields empty."), field="grams_per_unit"
+        )
 
 
 def open_group_buy(group_buy: GroupBuy, *, by, now: datetime) -> None:
@@ -731,10 +750,10 @@ def allocation(group_buy: GroupBuy, *, by) -> list[Pledge]:
 
 
 def allocation_csv(group_buy: GroupBuy, pledges: list[Pledge]) -> str:
-    """The allocation sheet as CSV."""
+    """The allocation sheet as CSV (totals after the final weight, when a share was weighed)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["pickup_code", "buyer", "units", "unit", "total", "status", "picked_up"])
+    writer.writerow(["pickup_code", "buyer", "units", "unit", "total", "status", "picked_up", "final_grams"])
     for record in pledges:
         writer.writerow(
             [
@@ -742,9 +761,10 @@ def allocation_csv(group_buy: GroupBuy, pledges: list[Pledge]) -> str:
                 record.buyer.display_name if record.buyer else "",
                 record.units,
                 group_buy.unit_label,
-                record.units * group_buy.unit_price,
+                record.total_after_weight,
                 record.status,
                 "yes" if record.picked_up_at else "",
+                record.final_grams or "",
             ]
         )
     return out.getvalue()
@@ -760,6 +780,7 @@ def check_in_pledge(*, group_buy: GroupBuy, code: str, by, now: datetime) -> Ple
         raise DomainError(_l("No pledge to hand over has the code %(code)s.", code=code or "—"), field="code")
     if record.picked_up_at is not None:
         raise DomainError(_l("This pledge was already picked up."), field="code")
+    _collect_weight_extra(record, by=by, now=now)
     if record.status == "due":
         payment = record_payment(record)
         payments._succeed(payment, now=now, by=by)
@@ -780,6 +801,144 @@ def check_in_pledge(*, group_buy: GroupBuy, code: str, by, now: datetime) -> Ple
         )
     db.session.commit()
     return record
+
+
+# ---------------------------------------------------------------- final weight (animals)
+
+
+def weight_difference(group_buy: GroupBuy, *, units: int, grams: int) -> int:
+    """What a share weighing `grams` costs more (+) or less (−) than its unit price assumed, in
+    won, rounded in the buyer's favour."""
+    return (grams - units * group_buy.grams_per_unit) * group_buy.price_per_kg // 1000
+
+
+# A weight whose difference would not fit the money columns is a typo, not a share.
+MAX_WEIGHT_DIFFERENCE = 1_000_000_000
+
+
+def settle_final_weight(record: Pledge, *, grams: int, by, now: datetime) -> Pledge:
+    """The producer weighs a share of a group-buy sold by weight, after it is on and before
+    pickup, and the difference is settled exactly once (the claim is a conditional UPDATE of
+    `weight_settled_at`; a second call changes nothing). Pay at pickup, not yet paid: the amount
+    due changes (never below nothing). Already paid: a lighter share is refunded (never more than
+    was paid); a heavier one is an extra payment, charged to the pledge's saved card, or due at
+    pickup (then collected at check-in). The buyer is emailed the weight and the difference."""
+    group_buy = record.group_buy
+    require_owner(group_buy.producer, by)
+    if not group_buy.sold_by_weight:
+        raise DomainError(_l("This group-buy is not sold by weight."))
+    if not isinstance(grams, int) or grams <= 0:
+        raise DomainError(_l("Enter the final weight in grams, above zero."), field="grams")
+    difference = weight_difference(group_buy, units=record.units, grams=grams)
+    if abs(difference) > MAX_WEIGHT_DIFFERENCE:
+        raise DomainError(_l("Check the weight: it is far from what a share weighs."), field="grams")
+    if record.weight_settled_at is not None:
+        raise DomainError(_l("The final weight of this share is already settled."))
+    if group_buy.status != "succeeded" or record.status not in ("due", "paid") or record.picked_up_at is not None:
+        raise DomainError(
+            _l("A share is weighed once the group-buy is on and the share is due or paid, before pickup.")
+        )
+    claimed = db.session.execute(
+        update(Pledge)
+        .where(
+            Pledge.id == record.id, Pledge.weight_settled_at.is_(None), Pledge.picked_up_at.is_(None),
+            Pledge.status.in_(("due", "paid")),
+        )
+        .values(final_grams=grams, weight_settled_at=now)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise DomainError(_l("The final weight of this share is already settled."))
+    db.session.refresh(record)
+    payment = record_payment(record, commit=False)
+    extra = None
+    if record.status == "due":
+        record.weight_difference = _adjust_due(payment, difference)
+    elif difference < 0:
+        record.weight_difference = -min(-difference, payment.refundable)
+        if record.weight_difference:  # commits the claim with the refund
+            payments.refund(
+                payment, amount=-record.weight_difference, reason=str(_l("Final weight: lighter than assumed")),
+                by=by, now=now, automatic=True,
+            )  # fmt: skip
+    else:
+        record.weight_difference = difference
+        if difference:
+            card = record.payment_method == "stripe" and record.card_payment_method_id and _has_customer(record)
+            extra = payments.new_payment(
+                producer_id=group_buy.producer_id, buyer_id=record.buyer_id, amount=difference,
+                provider="stripe" if card else "pickup",
+            )  # fmt: skip
+            db.session.flush()
+            record.weight_payment_id = extra.id
+    db.session.commit()
+    if extra is not None and extra.provider == "stripe":
+        try:
+            _charge_extra(record, extra, now=now)
+        except DomainError:  # Stripe cannot be reached: check-in charges it (or adopts this charge)
+            db.session.rollback()
+            current_app.logger.warning("the weight extra of pledge %s is not charged yet", record.id)
+    db.session.refresh(record)
+    _tell(record, "group_buy_final_weight", now=now)
+    db.session.commit()
+    return record
+
+
+def _adjust_due(payment, difference: int) -> int:
+    """Change what a pay-at-pickup pledge still owes by `difference`, never below nothing; returns
+    the change made (caller commits)."""
+    from farmstore.payments.models import Payment
+
+    applied = max(difference, -payment.amount)
+    changed = db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.status == "pending", Payment.amount + applied >= 0)
+        .values(amount=Payment.amount + applied)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:
+        db.session.rollback()
+        raise DomainError(_l("This share's payment changed meanwhile. Please try again."))
+    db.session.refresh(payment)
+    return applied
+
+
+def _has_customer(record: Pledge) -> bool:
+    from farmstore.payments.models import StripeCustomer
+
+    return record.buyer_id is not None and db.session.get(StripeCustomer, record.buyer_id) is not None
+
+
+def _charge_extra(record: Pledge, extra, *, now: datetime) -> bool:
+    """Charge a weight extra to the pledge's saved card off-session (commits). A declined card
+    makes it due at pickup instead. Returns True when the card paid; raises DomainError when
+    Stripe cannot be reached (nothing is decided then)."""
+    from farmstore.payments import stripe_flow
+    from farmstore.payments.models import Payment
+
+    if stripe_flow.charge_saved_card(extra, record.card_payment_method_id, now=now):
+        return True
+    db.session.execute(  # the failed intent is forgotten, so Stripe's late word about it changes nothing
+        update(Payment)
+        .where(Payment.id == extra.id, Payment.status.in_(("pending", "failed")))
+        .values(provider="pickup", status="pending", stripe_payment_intent_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    db.session.refresh(extra)
+    return False
+
+
+def _collect_weight_extra(record: Pledge, *, by, now: datetime) -> None:
+    """At check-in, a weight extra not paid yet is collected: by the saved card if it was meant
+    for it (raises DomainError when Stripe cannot be reached), otherwise in person (caller commits)."""
+    extra = record.weight_payment
+    if extra is None or extra.status == "succeeded":
+        return
+    if extra.provider == "stripe" and _charge_extra(record, extra, now=now):
+        return
+    payments._succeed(extra, now=now, by=by)
 
 
 def send_story_to_pledgers(post, *, by, now: datetime) -> int:

@@ -12,7 +12,14 @@ from farmstore.errors import DomainError
 from farmstore.extensions import db
 from farmstore.forms import reward_bps, show_error
 from farmstore.groupbuys import bp, services
-from farmstore.groupbuys.forms import CancelGroupBuyForm, ClaimForm, GroupBuyForm, PledgeForm, WaitlistForm
+from farmstore.groupbuys.forms import (
+    CancelGroupBuyForm,
+    ClaimForm,
+    FinalWeightForm,
+    GroupBuyForm,
+    PledgeForm,
+    WaitlistForm,
+)
 from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, GroupBuyWaitlistEntry, Pledge
 from farmstore.payments import stripe_flow
 from farmstore.payments.views import stripe_page
@@ -188,7 +195,8 @@ def new(slug: str):
                 pickup_point_id=form.pickup_point_id.data or None,
                 pickup_starts_at=local_to_utc(local["pickup_starts_at"], tz) if local["pickup_starts_at"] else None,
                 pickup_ends_at=local_to_utc(local["pickup_ends_at"], tz) if local["pickup_ends_at"] else None,
-                delivery_note=form.delivery_note.data or "", reward_bps=reward_bps(form.reward_percent), now=utcnow(),
+                delivery_note=form.delivery_note.data or "", reward_bps=reward_bps(form.reward_percent),
+                price_per_kg=form.price_per_kg.data, grams_per_unit=form.grams_per_unit.data, now=utcnow(),
             )  # fmt: skip
         except DomainError as error:
             show_error(form, error)
@@ -245,7 +253,30 @@ def allocation(group_buy_id: int):
             flash(_("Handed over (%(code)s).", code=record.pickup_code), "success")
             return redirect(url_for("groupbuys.allocation", group_buy_id=group_buy_id))
     pledges = services.allocation(group_buy, by=current_user)
-    return render_template("groupbuys/allocation.html", group_buy=group_buy, pledges=pledges, form=form)
+    return render_template(
+        "groupbuys/allocation.html", group_buy=group_buy, pledges=pledges, form=form, weight_form=FinalWeightForm()
+    )
+
+
+@bp.post("/pledges/<int:pledge_id>/final-weight")
+@login_required
+def final_weight(pledge_id: int):
+    """The producer enters a share's final weight on the allocation sheet; the difference is
+    settled at once."""
+    record = db.session.get(Pledge, pledge_id)
+    if record is None:
+        abort(404)
+    owner_only(record.group_buy.producer)
+    form = FinalWeightForm()
+    try:
+        if not form.validate_on_submit() or form.grams.data is None:
+            raise DomainError(_("Enter the final weight in grams, above zero."))
+        services.settle_final_weight(record, grams=form.grams.data, by=current_user, now=utcnow())
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("Final weight saved for %(code)s.", code=record.pickup_code), "success")
+    return redirect(url_for("groupbuys.allocation", group_buy_id=record.group_buy_id))
 
 
 @bp.get("/group-buys/<int:group_buy_id>/allocation.csv")
