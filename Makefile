@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 PORT ?= 5000
+# pytest-xdist processes for `make test` (one per core); TEST_WORKERS=0 runs the suite in one process
+TEST_WORKERS ?= auto
 PIP_INSTALL := $(BIN)/pip install --no-cache-dir --quiet --disable-pip-version-check
 CATALOGUES := $(wildcard farmstore/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
@@ -21,7 +23,7 @@ run: install $(COMPILED)
 
 ## test: install test tools (and Debian's chromium when missing), run the whole suite
 test: install-dev $(COMPILED) chromium
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## bench: checkout throughput and page speed on PostgreSQL; creates and drops BENCH_DATABASE_URL
 ## (default postgresql://postgres@127.0.0.1:5432/farmstore_bench). Prints figures, asserts none.

@@ -4,6 +4,7 @@ browser."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import threading
@@ -13,7 +14,7 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.serving import make_server
 
 from farmstore import create_app
@@ -21,6 +22,30 @@ from farmstore.config import normalise_database_url
 from farmstore.extensions import db, limiter
 from tests.factories import PASSWORD
 
+
+def _isolate_xdist_worker() -> None:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (test -> test_gw1, created when
+    missing) and its own Redis database (15 -> 14 for gw1), so workers never empty each other's tables
+    or keys. Test modules read these variables at import, after this conftest has rewritten them."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    index = int(worker.removeprefix("gw"))
+    if database := os.environ.get("TEST_DATABASE_URL"):
+        url = make_url(normalise_database_url(database))
+        name = f"{url.database}_{worker}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        os.environ["TEST_DATABASE_URL"] = url.set(database=name).render_as_string(hide_password=False)
+    if redis_url := os.environ.get("TEST_REDIS_URL"):
+        base, _, number = redis_url.rpartition("/")
+        os.environ["TEST_REDIS_URL"] = f"{base}/{(int(number or 0) - index) % 16}"
+
+
+_isolate_xdist_worker()
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 
 
@@ -200,3 +225,20 @@ def browser_context_args(browser_context_args):
         "has_touch": True,
         "locale": "ko-KR",
     }
+
+
+HEAVY_MODULE_WORDS = {"concurrency", "race", "races", "parallel"}  # words of a test module's name
+
+
+@pytest.fixture(autouse=True)
+def one_race_at_a_time(request, tmp_path_factory):
+    """A race opens up to ~65 database connections; under pytest-xdist the race tests of every worker
+    take one lock file in the run's shared temporary folder, so two races never exhaust PostgreSQL's
+    100 connections. (xdist's `loadgroup` would do it, but it does not work with pytest 9's node ids.)"""
+    if not os.environ.get("PYTEST_XDIST_WORKER") or HEAVY_MODULE_WORDS.isdisjoint(request.path.stem.split("_")):
+        yield
+        return
+    with open(tmp_path_factory.getbasetemp().parent / "races.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+        fcntl.flock(lock, fcntl.LOCK_UN)
