@@ -128,6 +128,8 @@ PRODUCERS = [
                 "stories": HANWOO_STORIES,
                 "description": "2024년 봄에 태어난 암소입니다. 풀을 제일 좋아하고 사람을 잘 따릅니다.",
                 "claims": [("풀 먹여 키움", True), ("무항생제", True)],
+                # A made-up number in the real format (12 digits), linked to the public lookup.
+                "trace_number": "002089461327",
             },
             {
                 "kind": "herd",
@@ -148,6 +150,16 @@ PRODUCERS = [
                 "category": "meat",
                 "subjects": ["누렁이", "느릅골 한우 무리"],
                 "description": "등심, 안심, 채끝을 500g씩 나눠 담았습니다. 진공 포장, 냉장 배송.",
+                # Cut from two animals of the herd, so it carries a lot number (묶음번호) packed two days ago.
+                "label": {
+                    "weight_grams": 2000,
+                    "origin": "국내산 한우 (강원 평창)",
+                    "grade": "1++ 9",
+                    "lot": True,
+                    "packed_days_ago": 2,
+                    "use_by_days": 10,
+                    "storage": "냉장 0~4℃ 보관, 받은 날부터 5일 안에 드세요",
+                },
             },
             {
                 "name": "한우 1/16 지분",
@@ -155,6 +167,12 @@ PRODUCERS = [
                 "category": "meat",
                 "subjects": ["느릅골 한우 무리"],
                 "description": "한 마리를 열여섯 집이 나눕니다. 부위가 고루 섞여 갑니다.",
+                "label": {
+                    "weight_grams": 18000,
+                    "origin": "국내산 한우 (강원 평창)",
+                    "grade": "1+",
+                    "storage": "냉장 0~4℃ 보관",
+                },
             },
         ],
     },
@@ -188,6 +206,12 @@ PRODUCERS = [
                 "category": "tea",
                 "subjects": ["뒷산 구절초 밭"],
                 "description": "가마솥에 아홉 번 덖은 구절초 꽃차. 한 송이에 뜨거운 물 한 잔.",
+                "label": {
+                    "weight_grams": 30,
+                    "origin": "국내산 (강원 평창)",
+                    "ingredients": "구절초꽃 100% (국내산)",
+                    "storage": "직사광선을 피해 서늘하고 건조한 곳",
+                },
             },
         ],
     },
@@ -222,6 +246,7 @@ PRODUCERS = [
                 "category": "vegetables",
                 "subjects": ["북쪽 밭"],
                 "description": "속이 꽉 찬 고랭지 배추 세 포기.",
+                "label": {"weight_grams": 9000, "origin": "국내산 (강원 평창)", "storage": "서늘한 곳, 신문지에 싸서"},
             },
             {
                 "name": "배추김치",
@@ -229,6 +254,12 @@ PRODUCERS = [
                 "category": "preserves",
                 "subjects": ["북쪽 밭"],
                 "description": "북쪽 밭 배추로 마을 어머니들이 담근 김치.",
+                "label": {
+                    "weight_grams": 5000,
+                    "origin": "배추 국내산, 고춧가루 국내산",
+                    "ingredients": "배추(국내산), 무(국내산), 고춧가루(국내산), 마늘, 생강, 멸치액젓, 새우젓, 천일염",
+                    "storage": "냉장 0~10℃ 보관",
+                },
             },
         ],
     },
@@ -376,7 +407,7 @@ def _seed_stories(producer, spec: dict, index: int, now: datetime) -> None:
         subject = create_subject(
             producer=producer, by=owner, kind=item["kind"], name=item["name"], started_on=born,
             breed=item["breed"], location=item["location"], description=item["description"],
-            cover=paint(item["scene"], seed_base), now=now,
+            trace_number=item.get("trace_number", ""), cover=paint(item["scene"], seed_base), now=now,
         )  # fmt: skip
         for claim_number, (text, with_certificate) in enumerate(item["claims"]):
             certificate = _paper(seed_base + claim_number) if with_certificate else None
@@ -394,8 +425,20 @@ def _seed_stories(producer, spec: dict, index: int, now: datetime) -> None:
         create_product(
             producer=producer, by=owner, name=item["name"], unit=item["unit"], category=item["category"],
             description=item["description"], subject_ids=subject_ids, photos=[paint(scene, 900 + index * 10 + n)],
-            now=now,
+            label=_label(item.get("label", {}), now), now=now,
         )  # fmt: skip
+
+
+def _label(spec: dict, now: datetime) -> dict:
+    """A demo product's label facts; dates (and the date inside a lot number) relative to today."""
+    spec = dict(spec)
+    packed_on = today(now) - timedelta(days=spec.pop("packed_days_ago")) if "packed_days_ago" in spec else None
+    if packed_on:
+        spec["packed_on"] = packed_on
+        spec["use_by"] = packed_on + timedelta(days=spec.pop("use_by_days"))
+    if spec.pop("lot", False):
+        spec["trace_number"] = f"L0{packed_on:%y%m%d}3105007"  # beef, packing date, business code, serial
+    return spec
 
 
 def _producer(spec: dict):

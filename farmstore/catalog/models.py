@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from farmstore.evangelists.moderation import Hideable
@@ -33,6 +33,9 @@ CATEGORIES = {
 NAME_MAX_LENGTH = 80
 UNIT_MAX_LENGTH = 30
 DESCRIPTION_MAX_LENGTH = 10_000
+ORIGIN_MAX_LENGTH = 80
+STORAGE_MAX_LENGTH = 120
+INGREDIENTS_MAX_LENGTH = 300
 
 product_subjects = Table(
     "product_subjects",
@@ -64,6 +67,16 @@ class Product(Hideable, db.Model):
     # The evangelist who drafted it with the producer ("written with …"); set by evangelists.drafts.
     # No foreign key: adding one on SQLite would rebuild this table (see migration 8b2c1a5d0f42).
     written_with_id: Mapped[int | None] = mapped_column(Integer)
+    # Label facts (전자상거래 상품정보제공 고시, 농축수산물 and 가공식품); "" or None when not stated.
+    # trace_number: a 12-digit animal number or a 15-character lot number (farmstore.trace).
+    trace_number: Mapped[str] = mapped_column(String(15), default="", server_default="", index=True)
+    grade: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    origin: Mapped[str] = mapped_column(String(ORIGIN_MAX_LENGTH), default="", server_default="")
+    storage: Mapped[str] = mapped_column(String(STORAGE_MAX_LENGTH), default="", server_default="")
+    ingredients: Mapped[str] = mapped_column(String(INGREDIENTS_MAX_LENGTH), default="", server_default="")
+    packed_on: Mapped[date | None] = mapped_column(Date)
+    use_by: Mapped[date | None] = mapped_column(Date)
+    weight_grams: Mapped[int | None] = mapped_column(Integer)
 
     producer: Mapped[Producer] = relationship()
     written_with: Mapped[User | None] = relationship(

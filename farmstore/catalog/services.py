@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from farmstore.catalog.labelling import check_label_facts
 from farmstore.catalog.models import (
     CATEGORIES,
     DESCRIPTION_MAX_LENGTH,
@@ -24,8 +25,9 @@ from farmstore.media.services import delete_photo_files, save_photos
 from farmstore.pagination import Page, paginate
 from farmstore.producers.models import Producer
 from farmstore.stories.models import Subject
-from farmstore.stories.services import require_owner
+from farmstore.stories.services import require_owner, today
 from farmstore.text import unique_slug
+from farmstore.timeutil import utcnow
 from farmstore.villages.models import Village
 
 MAX_PHOTOS = 8
@@ -62,17 +64,19 @@ def _checked(
 
 def create_product(
     *, producer: Producer, by, name: str, unit: str, category: str, description: str, subject_ids=(), photos=(),
-    now: datetime,
+    label: dict | None = None, now: datetime,
 ) -> Product:  # fmt: skip
-    """A producer lists a product, tied to the subjects it comes from."""
+    """A producer lists a product, tied to the subjects it comes from, with the label facts it
+    states (`label`: the keyword arguments of `labelling.check_label_facts`)."""
     require_owner(producer, by)
     name, unit, description, subjects = _checked(
         producer, name=name, unit=unit, category=category, description=description, subject_ids=subject_ids
     )
+    facts = check_label_facts(category=category, today=today(now), **(label or {}))
     saved = save_photos(photos, uploaded_by=by, alt=name, limit=MAX_PHOTOS)
     product = Product(
         producer=producer, name=name, unit=unit, category=category, description=description,
-        subjects=subjects, created_at=now, updated_at=now,
+        subjects=subjects, created_at=now, updated_at=now, **facts,
         slug=unique_slug(Product, name, scope=Product.producer_id == producer.id),
     )  # fmt: skip
     product.photos = [ProductPhoto(photo=photo, position=i) for i, photo in enumerate(saved)]
@@ -83,17 +87,22 @@ def create_product(
 
 def update_product(
     product: Product, *, by, name: str, unit: str, category: str, description: str, subject_ids=(), photos=(),
+    label: dict | None = None, now: datetime | None = None,
 ) -> Product:  # fmt: skip
-    """The owner edits a product; new photos are added after the existing ones; the URL stays."""
+    """The owner edits a product; new photos are added after the existing ones; the URL stays.
+    The label facts change only when `label` is given (checked as in `create_product`)."""
     require_owner(product.producer, by)
     name, unit, description, subjects = _checked(
         product.producer, name=name, unit=unit, category=category, description=description, subject_ids=subject_ids
     )
+    facts = {} if label is None else check_label_facts(category=category, today=today(now or utcnow()), **label)
     saved = save_photos(photos, uploaded_by=by, alt=name, limit=max(MAX_PHOTOS - len(product.photos), 0))
     start = len(product.photos)
     product.photos.extend(ProductPhoto(photo=photo, position=start + i) for i, photo in enumerate(saved))
     product.name, product.unit, product.category = name, unit, category
     product.description, product.subjects = description, subjects
+    for key, value in facts.items():
+        setattr(product, key, value)
     db.session.commit()
     return product
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from farmstore.catalog import bp, services
 from farmstore.catalog.forms import ProductForm
+from farmstore.catalog.labelling import label_facts
 from farmstore.catalog.models import CATEGORIES
 from farmstore.errors import DomainError
 from farmstore.forms import show_error
@@ -20,6 +22,7 @@ from farmstore.villages.regions import REGIONS
 from farmstore.web import found, owner_only
 
 LATEST_POSTS = 5
+LABEL_FIELDS = ("weight_grams", "origin", "trace_number", "grade", "packed_on", "use_by", "storage", "ingredients")
 
 
 def _form(producer, **kwargs) -> ProductForm:
@@ -38,6 +41,7 @@ def _fields(form: ProductForm) -> dict:
         "description": form.description.data or "",
         "subject_ids": form.subject_ids.data or [],
         "photos": form.new_photos.data,
+        "label": {name: getattr(form, name).data for name in LABEL_FIELDS},
     }
 
 
@@ -68,8 +72,9 @@ def product(producer_slug: str, product_slug: str):
     posts = recent_posts(limit=LATEST_POSTS, subject_ids=[s.id for s in product.subjects]) if product.subjects else []
     now = utcnow()
     return render_template(
-        "catalog/product.html", product=product, posts=posts, sales=sales_for_product(product, now=now), now=now
-    )
+        "catalog/product.html", product=product, posts=posts, sales=sales_for_product(product, now=now), now=now,
+        label_facts=label_facts(product, format_date),
+    )  # fmt: skip
 
 
 @bp.route("/producers/<producer_slug>/products/<product_slug>/edit", methods=["GET", "POST"])
@@ -83,7 +88,7 @@ def edit_product(producer_slug: str, product_slug: str):
         form.subject_ids.data = [s.id for s in product.subjects]
     if form.validate_on_submit():
         try:
-            services.update_product(product, by=current_user, **_fields(form))
+            services.update_product(product, by=current_user, now=utcnow(), **_fields(form))
         except DomainError as error:
             show_error(form, error)
         else:

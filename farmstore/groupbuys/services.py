@@ -750,10 +750,12 @@ def allocation(group_buy: GroupBuy, *, by) -> list[Pledge]:
 
 
 def allocation_csv(group_buy: GroupBuy, pledges: list[Pledge]) -> str:
-    """The allocation sheet as CSV (totals after the final weight, when a share was weighed)."""
+    """The allocation sheet as CSV (totals after the final weight, when a share was weighed); every
+    row carries the animal's traceability number, as the law asks of each pack cut from it."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["pickup_code", "buyer", "units", "unit", "total", "status", "picked_up", "final_grams"])
+    header = ["pickup_code", "buyer", "units", "unit", "total", "status", "picked_up", "final_grams", "trace_number"]
+    writer.writerow(header)
     for record in pledges:
         writer.writerow(
             [
@@ -765,6 +767,7 @@ def allocation_csv(group_buy: GroupBuy, pledges: list[Pledge]) -> str:
                 record.status,
                 "yes" if record.picked_up_at else "",
                 record.final_grams or "",
+                group_buy.subject.trace_number,
             ]
         )
     return out.getvalue()

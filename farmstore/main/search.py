@@ -1,5 +1,7 @@
 """Search over producers, products and stories that works the same on SQLite and PostgreSQL,
-Korean included: every word must appear (case-insensitively) in one of the searched fields."""
+Korean included: every word must appear (case-insensitively) in one of the searched fields.
+A query that is a traceability number (12 digits, or a lot number; spaces and hyphens ignored)
+finds the animal carrying it and the products labelled with it or made from that animal."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from farmstore.evangelists.moderation import visible
 from farmstore.extensions import db
 from farmstore.producers.models import Producer
 from farmstore.stories.models import StoryPhoto, StoryPost, Subject
+from farmstore.trace import LOT_NUMBER_LENGTH, is_animal_number, normalise
 
 MAX_TERMS = 5
 MAX_TERM_LENGTH = 40
@@ -26,11 +29,51 @@ class Results:
     producers: list = field(default_factory=list)
     products: list = field(default_factory=list)
     posts: list = field(default_factory=list)
+    subjects: list = field(default_factory=list)
+    trace_number: str = ""
 
     @property
     def empty(self) -> bool:
         """True when nothing at all matched."""
-        return not (self.producers or self.products or self.posts)
+        return not (self.producers or self.products or self.posts or self.subjects)
+
+
+def trace_number_of(query: str) -> str:
+    """The traceability number a query consists of, normalised, or "" when it is not one."""
+    number = normalise(query)
+    if is_animal_number(number) or (number.startswith("L") and len(number) == LOT_NUMBER_LENGTH):
+        return number
+    return ""
+
+
+def _by_trace_number(results: Results, number: str, limit: int) -> Results:
+    """The animals with this number and the products labelled with it or coming from them."""
+    results.trace_number = number
+    results.subjects = list(
+        db.session.scalars(
+            select(Subject)
+            .where(Subject.trace_number == number)
+            .options(selectinload(Subject.cover_photo), selectinload(Subject.producer))
+            .order_by(Subject.name)
+            .limit(limit)
+        )
+    )
+    results.products = list(
+        db.session.scalars(
+            select(Product)
+            .where(
+                or_(Product.trace_number == number, Product.subjects.any(Subject.trace_number == number)),
+                visible(Product),
+            )
+            .options(
+                selectinload(Product.photos).selectinload(ProductPhoto.photo),
+                selectinload(Product.producer).selectinload(Producer.village),
+            )
+            .order_by(Product.name)
+            .limit(limit)
+        )
+    )
+    return results
 
 
 def terms_of(query: str) -> list[str]:
@@ -45,8 +88,12 @@ def _matching(columns, terms):
 
 
 def search(query: str, *, limit: int = 20) -> Results:
-    """Producers, products and stories matching every word of `query`."""
+    """Producers, products and stories matching every word of `query`, or what carries the
+    traceability number `query` is."""
     results = Results(query=query.strip())
+    number = trace_number_of(query)
+    if number:
+        return _by_trace_number(results, number, limit)
     terms = terms_of(query)
     if not terms:
         return results

@@ -20,6 +20,11 @@ class SubjectForm(FlaskForm):
         validators=[Length(max=120)],
         description=_l("In words, for example: the north slope pasture. Never an exact address."),
     )
+    trace_number = StringField(
+        _l("Traceability number (animals)"),
+        validators=[Length(max=40)],
+        description=_l("The 12-digit number on the ear tag (개체식별번호), for example 002117250633."),
+    )
     description = TextAreaField(_l("About it"), validators=[Length(max=10000)])
     cover = photo_field(_l("Cover photo"))
 

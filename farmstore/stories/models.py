@@ -28,6 +28,8 @@ SUBJECT_KINDS = {
 }
 # Kinds that are born (animals) rather than planted or built.
 BORN_KINDS = {"animal", "herd", "hive"}
+# The kind that carries a 개체식별번호 (one ear tag, one animal).
+TRACEABLE_KIND = "animal"
 
 
 class Subject(db.Model):
@@ -49,6 +51,8 @@ class Subject(db.Model):
     breed: Mapped[str] = mapped_column(String(80), default="")
     location: Mapped[str] = mapped_column(String(120), default="")
     description: Mapped[str] = mapped_column(Text, default="")
+    # An animal's 12-digit 개체식별번호 (farmstore.trace), "" when none is given.
+    trace_number: Mapped[str] = mapped_column(String(12), default="", server_default="", index=True)
     cover_photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -67,6 +71,11 @@ class Subject(db.Model):
     def is_born(self) -> bool:
         """Animals are born; fields and orchards are planted."""
         return self.kind in BORN_KINDS
+
+    @property
+    def carries_trace_number(self) -> bool:
+        """Only a single animal has an ear tag, hence a traceability number."""
+        return self.kind == TRACEABLE_KIND
 
 
 class Claim(db.Model):

@@ -16,9 +16,10 @@ from farmstore.media.models import Photo
 from farmstore.media.services import delete_photo_files, save_photo, save_photos
 from farmstore.pagination import Page, paginate
 from farmstore.producers.models import Producer
-from farmstore.stories.models import SUBJECT_KINDS, Claim, StoryPhoto, StoryPost, Subject
+from farmstore.stories.models import SUBJECT_KINDS, TRACEABLE_KIND, Claim, StoryPhoto, StoryPost, Subject
 from farmstore.text import unique_slug
 from farmstore.timeutil import local_today
+from farmstore.trace import check_animal_number
 
 POSTS_PER_PAGE = 10
 MAX_PHOTOS_PER_POST = 8
@@ -35,7 +36,8 @@ def today(now: datetime) -> date:
     return local_today(now, current_app.config["BABEL_DEFAULT_TIMEZONE"])
 
 
-def _subject_fields(*, kind: str, name: str, started_on: date | None, now: datetime) -> str:
+def _subject_fields(*, kind: str, name: str, started_on: date | None, trace_number: str, now: datetime) -> tuple:
+    """The trimmed name and the normalised traceability number, once both are acceptable."""
     name = name.strip()
     if not name:
         raise DomainError(_l("Give it a name, like Nureongi or the north field."), field="name")
@@ -43,19 +45,25 @@ def _subject_fields(*, kind: str, name: str, started_on: date | None, now: datet
         raise DomainError(_l("Choose what kind of subject this is."), field="kind")
     if started_on and started_on > today(now):
         raise DomainError(_l("This date is in the future."), field="started_on")
-    return name
+    number = check_animal_number(trace_number)
+    if number and kind != TRACEABLE_KIND:
+        raise DomainError(
+            _l("Only a single animal has a traceability number: give each animal its own page."),
+            field="trace_number",
+        )
+    return name, number
 
 
 def create_subject(
     *, producer: Producer, by, kind: str, name: str, started_on: date | None, breed: str, location: str,
-    description: str, cover=None, now: datetime,
+    description: str, trace_number: str = "", cover=None, now: datetime,
 ) -> Subject:  # fmt: skip
     """A producer adds an animal, herd, field, orchard, hive or boat. Its birth or planting date
-    cannot be in the future."""
+    cannot be in the future; an animal may carry its 12-digit traceability number."""
     require_owner(producer, by)
-    name = _subject_fields(kind=kind, name=name, started_on=started_on, now=now)
+    name, number = _subject_fields(kind=kind, name=name, started_on=started_on, trace_number=trace_number, now=now)
     subject = Subject(
-        producer=producer, kind=kind, name=name, started_on=started_on, breed=breed.strip(),
+        producer=producer, kind=kind, name=name, started_on=started_on, breed=breed.strip(), trace_number=number,
         location=location.strip(), description=description.strip(), created_at=now, updated_at=now,
         slug=unique_slug(Subject, name, scope=Subject.producer_id == producer.id),
     )  # fmt: skip
@@ -68,14 +76,17 @@ def create_subject(
 
 def update_subject(
     subject: Subject, *, by, kind: str, name: str, started_on: date | None, breed: str, location: str,
-    description: str, cover=None, now: datetime,
+    description: str, trace_number: str | None = None, cover=None, now: datetime,
 ) -> Subject:  # fmt: skip
-    """The owner edits a subject; its URL stays the same."""
+    """The owner edits a subject; its URL stays the same. The traceability number is kept when
+    `trace_number` is None (an animal that becomes a herd loses it: it must be given again)."""
     require_owner(subject.producer, by)
-    name = _subject_fields(kind=kind, name=name, started_on=started_on, now=now)
+    if trace_number is None:
+        trace_number = subject.trace_number if kind == TRACEABLE_KIND else ""
+    name, number = _subject_fields(kind=kind, name=name, started_on=started_on, trace_number=trace_number, now=now)
     if cover:
         subject.cover_photo = save_photo(cover, uploaded_by=by, alt=name, field="cover")
-    subject.kind, subject.name, subject.started_on = kind, name, started_on
+    subject.kind, subject.name, subject.started_on, subject.trace_number = kind, name, started_on, number
     subject.breed, subject.location, subject.description = breed.strip(), location.strip(), description.strip()
     db.session.commit()
     return subject

@@ -38,6 +38,7 @@ def _subject_fields(form: SubjectForm) -> dict:
         "breed": form.breed.data or "",
         "location": form.location.data or "",
         "description": form.description.data or "",
+        "trace_number": form.trace_number.data or "",
         "cover": form.cover.data,
     }
 
