@@ -59,6 +59,11 @@ def is_animal_number(value: str) -> bool:
     return bool(_ANIMAL.fullmatch(value))
 
 
+def is_lot_number(value: str) -> bool:
+    """True for a normalised value shaped like a lot number (its date is checked by `parse_lot_number`)."""
+    return bool(_LOT.fullmatch(value))
+
+
 def parse_lot_number(value: str) -> LotNumber:
     """The parts of a normalised lot number; DomainError (field `trace_number`) saying what is wrong."""
     if len(value) != LOT_NUMBER_LENGTH or not value.startswith("L"):

@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from farmstore.catalog.models import INGREDIENTS_MAX_LENGTH, ORIGIN_MAX_LENGTH, STORAGE_MAX_LENGTH, Product
 from farmstore.errors import DomainError
-from farmstore.trace import check_grade, check_product_number, display, lookup_url
+from farmstore.trace import check_grade, check_product_number, display, is_lot_number, lookup_url
 
 # Categories sold as processed food (가공식품) rather than fresh produce.
 PROCESSED = {"tea", "preserves"}
@@ -75,11 +75,14 @@ def weight_text(grams: int) -> str:
     return f"{format_decimal(grams)} g"
 
 
-def trace_numbers(product: Product) -> list[str]:
-    """The traceability numbers a buyer can look up for this product: its own (a lot or an animal
-    number), then those of the animals it comes from."""
-    numbers = [product.trace_number] if product.trace_number else []
-    numbers += [s.trace_number for s in product.subjects if s.trace_number and s.trace_number not in numbers]
+def traced(product: Product) -> list[tuple[str, str | None]]:
+    """The traceability numbers a buyer can look up for this product, each with the name of the
+    animal it belongs to (None for the product's own number): its own (a lot or an animal number)
+    first, then those of the animals it comes from."""
+    numbers: list[tuple[str, str | None]] = [(product.trace_number, None)] if product.trace_number else []
+    numbers += [
+        (s.trace_number, s.name) for s in product.subjects if s.trace_number and s.trace_number != product.trace_number
+    ]
     return numbers
 
 
@@ -108,11 +111,15 @@ def label_facts(product: Product, format_day) -> list[Fact]:
         facts.append(Fact(_("Grade"), product.grade or None))
     elif product.grade:
         facts.append(Fact(_("Grade"), product.grade))
-    numbers = trace_numbers(product)
-    if product.category == "meat" or numbers:
-        if not numbers:
-            facts.append(Fact(_("Traceability number"), None))
-        facts += [Fact(_("Traceability number"), display(n), lookup_url(n)) for n in numbers]
+    numbers = traced(product)
+    if product.category == "meat" and not numbers:
+        facts.append(Fact(_("Traceability number"), None))
+    for number, subject_name in numbers:
+        if subject_name:
+            label = _("Traceability number (%(name)s)", name=subject_name)
+        else:
+            label = _("Lot number") if is_lot_number(number) else _("Traceability number")
+        facts.append(Fact(label, display(number), lookup_url(number)))
     facts += [
         Fact(_("Storage"), product.storage or None),
         Fact(_("Consumer contact"), producer.contact or None),

@@ -15,7 +15,7 @@ from farmstore.evangelists.moderation import visible
 from farmstore.extensions import db
 from farmstore.producers.models import Producer
 from farmstore.stories.models import StoryPhoto, StoryPost, Subject
-from farmstore.trace import LOT_NUMBER_LENGTH, is_animal_number, normalise
+from farmstore.trace import is_animal_number, is_lot_number, normalise
 
 MAX_TERMS = 5
 MAX_TERM_LENGTH = 40
@@ -41,7 +41,7 @@ class Results:
 def trace_number_of(query: str) -> str:
     """The traceability number a query consists of, normalised, or "" when it is not one."""
     number = normalise(query)
-    if is_animal_number(number) or (number.startswith("L") and len(number) == LOT_NUMBER_LENGTH):
+    if is_animal_number(number) or is_lot_number(number):
         return number
     return ""
 

@@ -99,7 +99,7 @@ def test_the_owner_states_every_fact_and_the_panel_shows_them_in_order(app, clie
     facts = panel(html)
     assert [label for label, _ in facts] == [
         "Item", "Quantity per pack", "Producer", "Origin", "Packed on", "Use-by or best-before date", "Grade",
-        "Traceability number", "Traceability number", "Storage", "Consumer contact",
+        "Lot number", "Traceability number (누렁이)", "Storage", "Consumer contact",
     ]  # fmt: skip
     values = dict(facts[:7])
     assert values["Quantity per pack"] == "2 kg · 2kg 1상자"
@@ -119,7 +119,8 @@ def test_facts_left_empty_are_shown_as_not_stated(client, farm):
     for label in ("Origin", "Packed on", "Use-by or best-before date", "Grade", "Storage"):
         assert facts[label] == "Not stated"
     # the animal it comes from still gives the buyer a number to look up
-    assert facts["Traceability number"].startswith("002 0894 6132 7")
+    assert "Traceability number" not in facts  # the animal's number stands for it
+    assert facts["Traceability number (누렁이)"].startswith("002 0894 6132 7")
 
 
 def test_the_panel_is_korean_for_a_korean_reader(client, farm):
@@ -129,7 +130,7 @@ def test_the_panel_is_korean_for_a_korean_reader(client, farm):
     assert facts["원산지"] == "표시 안 함"
     assert facts["품목 또는 명칭"] == "한우 정육 세트"
     assert facts["소비기한 또는 품질유지기한"] == "표시 안 함"
-    assert facts["이력번호"].startswith("002 0894 6132 7")
+    assert facts["이력번호 (누렁이)"].startswith("002 0894 6132 7")
     assert "상품 정보 제공 고시" in html
 
 
