@@ -122,12 +122,12 @@ def test_times_are_shown_in_seoul(ctx):
     late_evening_utc = datetime(2026, 3, 1, 16, 30, tzinfo=UTC)  # 01:30 on 2 March in Seoul
 
     with force_locale("ko"):
-        korean = format_when(late_evening_utc, "short")
+        korean = format_when(late_evening_utc, "short", now=late_evening_utc)
     with force_locale("en"):
-        english = format_when(late_evening_utc, "short")
+        english = format_when(late_evening_utc, "short", now=late_evening_utc)
 
     assert korean == "3월 2일 (월) 오전 1:30"
-    assert english == "Mar 2 (Mon) 1:30 AM"
+    assert english == "Mar 2 (Mon), 1:30 AM"
 
 
 @pytest.mark.parametrize(
