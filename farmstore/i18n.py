@@ -8,8 +8,11 @@ from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from flask import current_app, has_request_context, request
-from flask_babel import get_locale, get_timezone
+from flask_babel import Domain, get_locale, get_timezone
 from flask_login import current_user
+from jinja2 import pass_context
+
+from farmstore.korean import josa, resolve_particles
 
 LOCALE_COOKIE = "locale"
 
@@ -87,8 +90,41 @@ def format_day(value, now: datetime | None = None) -> str:
     return babel_format_date(value, short if value.year == this_year else with_year, locale=str(get_locale() or "ko"))
 
 
+class ParticleDomain(Domain):
+    """Flask-Babel's message domain, with Korean paired particles resolved after interpolation:
+    `_("%(name)s을(를) 맡아 주세요", name="햇살마을")` gives "햇살마을을 맡아 주세요"."""
+
+    def gettext(self, string, **variables):
+        return resolve_particles(super().gettext(string, **variables))
+
+    def ngettext(self, singular, plural, num, **variables):
+        return resolve_particles(super().ngettext(singular, plural, num, **variables))
+
+    def pgettext(self, context, string, **variables):
+        return resolve_particles(super().pgettext(context, string, **variables))
+
+    def npgettext(self, context, singular, plural, num, **variables):
+        return resolve_particles(super().npgettext(context, singular, plural, num, **variables))
+
+
+def _resolving(jinja_gettext):
+    """Jinja's own gettext callable (it interpolates after translating), resolving particles after."""
+
+    @pass_context
+    def wrapper(context, *args, **variables):
+        return resolve_particles(jinja_gettext(context, *args, **variables))
+
+    return wrapper
+
+
 def init_app(app) -> None:
-    """Register the formatting helpers as Jinja filters."""
+    """Register the formatting helpers as Jinja filters, and resolve Korean paired particles
+    in every translated string (Python's gettext and the templates' `_()`)."""
+    configuration = app.extensions["babel"]
+    configuration.instance.domain_instance = ParticleDomain(domain=configuration.default_domain)
+    for name in ("gettext", "ngettext", "pgettext", "npgettext"):
+        app.jinja_env.globals[name] = _resolving(app.jinja_env.globals[name])
+    app.jinja_env.filters["josa"] = josa
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["when"] = format_when
     app.jinja_env.filters["day"] = format_day
