@@ -15,7 +15,7 @@ from farmstore.i18n import format_money, format_when
 from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
 
 
 def _source_messages() -> set[str]:
