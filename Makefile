@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 PORT ?= 5000
+# seed-demo, the tick and the server all see it: links (BASE_URL, unless set) use this port
+export PORT
 # pytest-xdist processes for `make test` (one per core); TEST_WORKERS=0 runs the suite in one process
 TEST_WORKERS ?= auto
 PIP_INSTALL := $(BIN)/pip install --no-cache-dir --quiet --disable-pip-version-check
