@@ -29,7 +29,9 @@ class _NumberInput:
         super().__init__(label, validators, **kwargs)
 
     def pre_validate(self, form):
-        if self.process_errors:
+        # Something was typed and is not a number: that message alone. Nothing typed is left to
+        # Optional / InputRequired.
+        if self.process_errors and self.raw_data and str(self.raw_data[0]).strip():
             raise StopValidation()
 
 
