@@ -18,7 +18,10 @@ ERROR_PAGES = {
     403: (_l("Not allowed"), _l("You do not have permission to do that.")),
     404: (_l("Page not found"), _l("We could not find that page. It may have moved or been removed.")),
     405: (_l("Not allowed"), _l("That action is not available here.")),
-    413: (_l("That text is too long"), _l("Nothing was saved. Go back: what you typed is still in the form, shorten it and send it again.")),
+    413: (
+        _l("That text is too long"),
+        _l("Nothing was saved. Go back: what you typed is still in the form, shorten it and send it again."),
+    ),
     429: (_l("Too many attempts"), _l("Too many attempts. Please wait a minute and try again.")),
     500: (_l("Something went wrong"), _l("Something went wrong on our side. Nothing was lost; please try again.")),
 }

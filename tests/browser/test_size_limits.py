@@ -3,6 +3,9 @@ with "글이 너무 깁니다" next to the field and everything typed still ther
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -41,7 +44,7 @@ def test_a_long_story_is_stopped_before_sending_and_kept(app, live_server, page:
     assert page.url.endswith("/producers/new")
     assert page.locator("textarea[name=about]").input_value() == story
     assert posts == []  # nothing was sent
-    page.screenshot(path="/tmp/phone-b-size-limit-ko.png", full_page=True)
+    page.screenshot(path=Path(tempfile.gettempdir()) / "phone-b-size-limit-ko.png", full_page=True)
 
     page.fill("textarea[name=about]", "배추밭 이야기")
     with page.expect_request(lambda request: request.method == "POST"):  # short enough: it goes

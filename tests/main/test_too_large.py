@@ -9,6 +9,7 @@ import pytest
 
 from tests.factories import make_user
 
+
 def error_section(response) -> str:
     """The error page's own text (the body's data attributes carry every size message)."""
     page = response.get_data(as_text=True)
