@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 
 from farmstore.errors import NotFound
 from farmstore.extensions import db, login_manager
-from farmstore.text import render_markdown
+from farmstore.text import plain_text, render_markdown
 from farmstore.urls import external_url
 
 ERROR_PAGES = {
@@ -106,6 +106,7 @@ def init_app(app) -> None:
         return response
 
     app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["plain"] = plain_text
     # Shared links (canonical, Open Graph) use BASE_URL, like emails: never the request's Host.
     app.jinja_env.globals["external_url"] = external_url
 
