@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 PORT ?= 5000
+# seed-demo, the tick and the server all see it: links (BASE_URL, unless set) use this port
+export PORT
 # pytest-xdist processes for `make test` (one per core); TEST_WORKERS=0 runs the suite in one process
 TEST_WORKERS ?= auto
 PIP_INSTALL := $(BIN)/pip install --no-cache-dir --quiet --disable-pip-version-check
@@ -54,7 +56,7 @@ translations: $(COMPILED)
 
 ## extract-messages: refresh the catalogues from the code and templates (then translate the new entries)
 extract-messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs='.* instance' --no-location --sort-output -o farmstore/translations/messages.pot . >/dev/null
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --ignore-dirs='.* instance' --no-location --sort-output -o farmstore/translations/messages.pot . >/dev/null
 	$(BIN)/pybabel update --no-fuzzy-matching --width 100 -i farmstore/translations/messages.pot -d farmstore/translations
 
 ## chromium: Debian's browser for the Playwright tests, and a Korean font so screenshots show Hangul

@@ -81,8 +81,9 @@ def load_settings(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "PREFERRED_URL_SCHEME": "https" if production else "http",
-        # Links in emails and on printed labels always point here, never at the request's Host.
-        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        # Links in emails, share links, labels, feeds and .ics files always point here, never at the
+        # request's Host. Unset, it follows PORT (what `make run` serves on).
+        "BASE_URL": os.environ.get("BASE_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 5000}",
         # Host names this site answers to (comma-separated); unset accepts any Host header.
         "TRUSTED_HOSTS": [h.strip() for h in os.environ["TRUSTED_HOSTS"].split(",")]
         if os.environ.get("TRUSTED_HOSTS")

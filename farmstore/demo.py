@@ -9,8 +9,10 @@ from __future__ import annotations
 import io
 import math
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from PIL import Image, ImageDraw, ImageFilter
 from sqlalchemy import func, select
 
@@ -449,6 +451,14 @@ def _product(producer, name: str) -> Product:
     return db.session.scalar(select(Product).where(Product.producer_id == producer.id, Product.name == name))
 
 
+def _daytime(moment: datetime, hour: int = 10) -> datetime:
+    """`hour` o'clock in Seoul on the day `moment` falls in there: demo pickups happen in daylight
+    (10:00 to 12:00 or 13:00) whatever time seed-demo runs."""
+    seoul = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    local = moment.astimezone(seoul).replace(hour=hour, minute=0, second=0, microsecond=0)
+    return local.astimezone(UTC)
+
+
 def _seed_sales(now: datetime) -> None:
     """Three sales in three states, a roster with picked-up and no-show orders, a refund, and
     buyers asking for sales in their districts."""
@@ -470,8 +480,8 @@ def _seed_sales(now: datetime) -> None:
     open_sale = create_sale(
         producer=cabbage, by=cabbage.user, title="토요일 망원시장 김장 배추", pickup_point_id=mangwon.id,
         description="북쪽 밭에서 어제 뽑은 배추와 마을 김치입니다. **한 분당 두 망까지.**",
-        opens_at=now - day, closes_at=now + 2 * day, pickup_starts_at=now + 3 * day,
-        pickup_ends_at=now + 3 * day + timedelta(hours=2),
+        opens_at=now - day, closes_at=now + 2 * day, pickup_starts_at=_daytime(now + 3 * day),
+        pickup_ends_at=_daytime(now + 3 * day, hour=12),
         items=[
             ItemSpec(_product(cabbage, "김장 배추").id, 18000, 40, 2),
             ItemSpec(_product(cabbage, "배추김치").id, 35000, 12, 1),
@@ -486,16 +496,16 @@ def _seed_sales(now: datetime) -> None:
     # Upcoming: hanwoo boxes in Seongsu next week.
     create_sale(
         producer=hanwoo, by=hanwoo.user, title="성수동 한우 정육 선물세트", pickup_point_id=seongsu.id,
-        opens_at=now + 2 * day, closes_at=now + 5 * day, pickup_starts_at=now + 6 * day,
-        pickup_ends_at=now + 6 * day + timedelta(hours=3),
+        opens_at=now + 2 * day, closes_at=now + 5 * day, pickup_starts_at=_daytime(now + 6 * day),
+        pickup_ends_at=_daytime(now + 6 * day, hour=13),
         items=[ItemSpec(_product(hanwoo, "한우 정육 선물세트").id, 89000, 15, 1)], now=now,
     )  # fmt: skip
     # Closed last week: wildflower tea in Seochon, with a roster of picked-up and no-show orders.
     started = now - 12 * day
     past = create_sale(
         producer=tea, by=tea.user, title="서촌 찻집 구절초차 나눔", pickup_point_id=teahouse.id,
-        opens_at=started, closes_at=started + 3 * day, pickup_starts_at=started + 4 * day,
-        pickup_ends_at=started + 4 * day + timedelta(hours=2),
+        opens_at=started, closes_at=started + 3 * day, pickup_starts_at=_daytime(started + 4 * day),
+        pickup_ends_at=_daytime(started + 4 * day, hour=12),
         items=[ItemSpec(_product(tea, "구절초차").id, 15000, 20, 3)], now=started,
     )  # fmt: skip
     orders = [
@@ -557,8 +567,8 @@ def _seed_group_buys(now: datetime) -> None:
             producer=producer, by=producer.user, subject_id=subject.id, title=title, unit_label=unit,
             unit_price=price, total_units=total, min_units=minimum, per_buyer_max=most, deadline=deadline,
             story=f"{subject.name}의 이야기를 끝까지 함께 지켜봐 주세요.", pickup_point_id=point.id if point else None,
-            pickup_starts_at=deadline + 5 * day if point else None,
-            pickup_ends_at=deadline + 5 * day + timedelta(hours=3) if point else None,
+            pickup_starts_at=_daytime(deadline + 5 * day) if point else None,
+            pickup_ends_at=_daytime(deadline + 5 * day, hour=13) if point else None,
             delivery_note="" if point else "택배로 보내 드립니다 (배송비 포함).", now=started,
             **(HANWOO_BY_WEIGHT if subject is cow else {}),
         )  # fmt: skip
@@ -633,8 +643,8 @@ def _seed_referrals(now: datetime) -> None:
     mangwon = db.session.scalar(select(PickupPoint).where(PickupPoint.producer_id == cabbage.id))
     chain_sale = create_sale(
         producer=cabbage, by=cabbage.user, title="지난 토요일 배추 추천 나눔", pickup_point_id=mangwon.id,
-        opens_at=started + day, closes_at=started + 3 * day, pickup_starts_at=started + 4 * day,
-        pickup_ends_at=started + 4 * day + timedelta(hours=2), reward_bps=1000,
+        opens_at=started + day, closes_at=started + 3 * day, pickup_starts_at=_daytime(started + 4 * day),
+        pickup_ends_at=_daytime(started + 4 * day, hour=12), reward_bps=1000,
         items=[ItemSpec(_product(cabbage, "김장 배추").id, 18000, 30, 3)], now=started + day,
     )  # fmt: skip
     orders = [

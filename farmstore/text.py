@@ -34,6 +34,16 @@ def render_markdown(text: str | None) -> Markup:
     )
 
 
+def plain_text(text) -> str:
+    """What a reader of the rendered Markdown sees, as plain text with no marks or tags (for link
+    previews and meta descriptions): "**맛있는** 배추" → "맛있는 배추". Already rendered HTML
+    (Markup) only loses its tags."""
+    if not text:
+        return ""
+    html = text if isinstance(text, Markup) else render_markdown(str(text))
+    return Markup(html).striptags()  # noqa: S704 (sanitised HTML, only read for its text)
+
+
 def slugify(text: str, max_length: int = 60) -> str:
     """A readable URL part that keeps Hangul: "느릅골 한우농장!" → "느릅골-한우농장"."""
     slug = re.sub(r"[\W_]+", "-", text.strip().lower()).strip("-")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 
 from farmstore.errors import NotFound
 from farmstore.extensions import db, login_manager
-from farmstore.text import render_markdown
+from farmstore.text import plain_text, render_markdown
 from farmstore.urls import external_url
 
 ERROR_PAGES = {
@@ -18,10 +18,18 @@ ERROR_PAGES = {
     403: (_l("Not allowed"), _l("You do not have permission to do that.")),
     404: (_l("Page not found"), _l("We could not find that page. It may have moved or been removed.")),
     405: (_l("Not allowed"), _l("That action is not available here.")),
-    413: (_l("File too large"), _l("The upload was too large. Nothing was saved; try a smaller photo.")),
+    413: (
+        _l("That text is too long"),
+        _l("Nothing was saved. Go back: what you typed is still in the form, shorten it and send it again."),
+    ),
     429: (_l("Too many attempts"), _l("Too many attempts. Please wait a minute and try again.")),
     500: (_l("Something went wrong"), _l("Something went wrong on our side. Nothing was lost; please try again.")),
 }
+
+PHOTOS_TOO_LARGE = (
+    _l("Photos too large"),
+    _l("The upload was too large. Nothing was saved; try fewer or smaller photos."),
+)
 
 CSRF_MESSAGE = _l(
     "This form has expired or was not sent from our site. "
@@ -48,11 +56,25 @@ def owner_only(producer) -> None:
         abort(403)
 
 
-def render_error(code: int, message=None):
+def render_error(code: int, message=None, title=None):
     """A friendly error page in the user's language."""
-    title, default_message = ERROR_PAGES.get(code, ERROR_PAGES[500])
-    page = render_template("errors/error.html", code=code, title=title, message=message or default_message)
+    default_title, default_message = ERROR_PAGES.get(code, ERROR_PAGES[500])
+    page = render_template(
+        "errors/error.html", code=code, title=title or default_title, message=message or default_message
+    )
     return page, code
+
+
+def too_large(_error):
+    """A body over a limit. Only an upload beyond the request cap is about photos; otherwise a text
+    field went over the form-memory cap (werkzeug's MAX_FORM_MEMORY_SIZE) and the page says so."""
+    photos = request.mimetype == "multipart/form-data" and (request.content_length or 0) > (
+        current_app.config["MAX_CONTENT_LENGTH"] or 0
+    )
+    if photos:
+        title, message = PHOTOS_TOO_LARGE
+        return render_error(413, message, title)
+    return render_error(413)
 
 
 def init_app(app) -> None:
@@ -66,6 +88,7 @@ def init_app(app) -> None:
 
     for code in ERROR_PAGES:
         app.register_error_handler(code, lambda error, code=code: render_error(code))
+    app.register_error_handler(413, too_large)
 
     @app.errorhandler(CSRFError)
     def csrf_error(_error):
@@ -83,6 +106,7 @@ def init_app(app) -> None:
         return response
 
     app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["plain"] = plain_text
     # Shared links (canonical, Open Graph) use BASE_URL, like emails: never the request's Host.
     app.jinja_env.globals["external_url"] = external_url
 
@@ -92,4 +116,10 @@ def init_app(app) -> None:
             "current_locale": str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"]),
             "languages": {"ko": "한국어", "en": "English"},
             "request_path": request.full_path.rstrip("?") if request else "/",
+            # What static/js/limits.js checks before a form is sent.
+            "body_limits": {
+                "max-request": app.config["MAX_CONTENT_LENGTH"] or 0,
+                "max-text": app.config.get("MAX_FORM_MEMORY_SIZE") or 0,
+                "max-photo": app.config["MAX_PHOTO_BYTES"],
+            },
         }

@@ -5,16 +5,15 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    IntegerField,
     RadioField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from farmstore.forms import reward_field
+from farmstore.forms import IntegerField, reward_field
 from farmstore.sales.forms import DATETIME_FORMAT
 
 
@@ -26,15 +25,15 @@ class GroupBuyForm(FlaskForm):
         _l("One unit is"), validators=[DataRequired(), Length(max=80)], description=_l("For example: a box of 3 heads.")
     )
     unit_price = IntegerField(
-        _l("Price of one unit (won)"), validators=[DataRequired(), NumberRange(min=0, max=100_000_000)]
+        _l("Price of one unit (won)"), validators=[InputRequired(), NumberRange(min=0, max=100_000_000)]
     )
-    total_units = IntegerField(_l("Units in all"), validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
+    total_units = IntegerField(_l("Units in all"), validators=[InputRequired(), NumberRange(min=1, max=1_000_000)])
     min_units = IntegerField(
         _l("Minimum to go ahead"),
-        validators=[DataRequired(), NumberRange(min=1, max=1_000_000)],
+        validators=[InputRequired(), NumberRange(min=1, max=1_000_000)],
         description=_l("If fewer units are pledged by the deadline, nobody pays."),
     )
-    per_buyer_max = IntegerField(_l("Most one household can take"), validators=[DataRequired(), NumberRange(min=1)])
+    per_buyer_max = IntegerField(_l("Most one household can take"), validators=[InputRequired(), NumberRange(min=1)])
     deadline = DateTimeLocalField(_l("Deadline"), format=DATETIME_FORMAT, validators=[DataRequired()])
     pickup_point_id = SelectField(_l("Pickup point"), coerce=int, validate_choice=False)
     pickup_starts_at = DateTimeLocalField(_l("Pickup starts"), format=DATETIME_FORMAT, validators=[Optional()])
@@ -54,7 +53,7 @@ class GroupBuyForm(FlaskForm):
 
 
 class PledgeForm(FlaskForm):
-    units = IntegerField(_l("Units"), default=1, validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
+    units = IntegerField(_l("Units"), default=1, validators=[InputRequired(), NumberRange(min=1, max=1_000_000)])
     show_name = BooleanField(_l("Show my first name to others in this group-buy"))
     payment_method = RadioField(
         _l("How will you pay?"),
@@ -72,7 +71,7 @@ class CancelGroupBuyForm(FlaskForm):
 
 
 class WaitlistForm(FlaskForm):
-    units = IntegerField(_l("Units"), default=1, validators=[DataRequired(), NumberRange(min=1, max=1_000_000)])
+    units = IntegerField(_l("Units"), default=1, validators=[InputRequired(), NumberRange(min=1, max=1_000_000)])
 
 
 class ClaimForm(FlaskForm):

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -233,7 +234,9 @@ def pledge(
         left = db.session.scalar(
             select(GroupBuy.total_units - GroupBuy.units_pledged).where(GroupBuy.id == group_buy.id)
         )
-        raise DomainError(_l("Only %(n)d units are left.", n=left + held), field="units")
+        raise DomainError(
+            lazy_ngettext("Only %(num)d unit is left.", "Only %(num)d units are left.", left + held), field="units"
+        )
     record = existing or Pledge(group_buy=group_buy, buyer=buyer, created_at=now, pickup_code=_new_code(group_buy.id))
     record.units, record.payment_method, record.show_name, record.updated_at = units, payment_method, show_name, now
     record.card_payment_method_id = card_payment_method_id if payment_method == "stripe" else None

@@ -2,10 +2,11 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, RadioField, SelectChoice, SelectField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from farmstore.evangelists.moderation import HIDDEN_REASON_MAX_LENGTH
+from farmstore.forms import IntegerField
 from farmstore.inquiries.models import BODY_MAX_LENGTH, KINDS, TOPICS
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request
+import json
+
+from flask import current_app, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -66,3 +70,34 @@ def set_language():
 def healthz():
     db.session.execute(text("SELECT 1"))
     return {"status": "ok"}
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """The web app manifest, so a phone can add farmstore to its home screen, in the user's language."""
+    icons = [
+        {"src": url_for("static", filename="img/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+        {"src": url_for("static", filename="img/icon-512.png"), "sizes": "512x512", "type": "image/png"},
+        {
+            "src": url_for("static", filename="img/icon-maskable-512.png"),
+            "sizes": "512x512",
+            "type": "image/png",
+            "purpose": "maskable",
+        },
+        {"src": url_for("static", filename="img/icon.svg"), "sizes": "any", "type": "image/svg+xml"},
+    ]
+    body = {
+        "name": _("farmstore"),
+        "short_name": _("farmstore"),
+        "description": _("Buy directly from the farmers whose animals and fields you follow."),
+        "lang": str(get_locale() or "ko"),
+        "start_url": url_for("main.home"),
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#f6f4ec",
+        "theme_color": "#2f6b2f",
+        "icons": icons,
+    }
+    response = current_app.response_class(json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response

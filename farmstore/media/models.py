@@ -12,6 +12,11 @@ from farmstore.timeutil import UTCDateTime, utcnow
 
 # Widths we serve; an upload smaller than a width is never upscaled.
 SIZES: dict[str, int] = {"thumb": 320, "medium": 800, "large": 1600}
+# The link-preview picture (og:image): KakaoTalk and others show 2:1 at 800×400, cropped to fill.
+SHARE = "share"
+SHARE_SIZE = (800, 400)
+# Every file stored for a photo.
+RENDITIONS = (*SIZES, SHARE)
 
 
 class Photo(db.Model):
@@ -30,6 +35,8 @@ class Photo(db.Model):
 
     def size(self, name: str) -> tuple[int, int]:
         """(width, height) of the stored rendition `name`."""
+        if name == SHARE:
+            return SHARE_SIZE
         width = min(SIZES[name], self.width)
         return width, max(1, round(self.height * width / self.width))
 

@@ -12,7 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from farmstore.errors import DomainError
 from farmstore.extensions import db
-from farmstore.media.models import SIZES, Photo
+from farmstore.media.models import RENDITIONS, SHARE, SHARE_SIZE, SIZES, Photo
 from farmstore.media.storage import get_storage
 
 ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF"}
@@ -99,8 +99,27 @@ def save_photo(upload, *, uploaded_by=None, alt: str = "", field: str = "photo")
         size = photo.size(name)  # exactly what the <img> tag will announce
         rendition = image if size == image.size else image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
         storage.put(photo.path(name), encode_jpeg(rendition))
+    storage.put(photo.path(SHARE), encode_jpeg(share_rendition(image)))
     db.session.add(photo)
     return photo
+
+
+def share_rendition(image: Image.Image) -> Image.Image:
+    """The link-preview picture: the middle of the photo cropped to 2:1 and scaled to 800×400."""
+    return ImageOps.fit(image, SHARE_SIZE, Image.Resampling.LANCZOS, centering=(0.5, 0.45))
+
+
+def ensure_share_rendition(prefix: str, key: str) -> bytes | None:
+    """The share picture of a photo stored before it existed, made once from its large rendition
+    (None when the photo has no files)."""
+    storage = get_storage()
+    large = storage.get(f"{prefix}/{key}/large.jpg")
+    if large is None:
+        return None
+    with Image.open(io.BytesIO(large)) as image:
+        data = encode_jpeg(share_rendition(image.convert("RGB")))
+    storage.put(f"{prefix}/{key}/{SHARE}.jpg", data)
+    return data
 
 
 def save_photos(uploads, *, uploaded_by=None, alt: str = "", field: str = "photos", limit: int = 8) -> list[Photo]:
@@ -116,5 +135,5 @@ def delete_photo_files(photos: list[Photo]) -> None:
     """Remove the stored renditions of photos whose rows were deleted (call after the commit)."""
     storage = get_storage()
     for photo in photos:
-        for name in SIZES:
+        for name in RENDITIONS:
             storage.delete(photo.path(name))

@@ -5,21 +5,19 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    DecimalField,
     FieldList,
     Form,
     FormField,
     HiddenField,
-    IntegerField,
     RadioField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from farmstore.forms import reward_field
+from farmstore.forms import DecimalField, IntegerField, reward_field
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -83,7 +81,7 @@ class CancelSaleForm(FlaskForm):
 
 
 class WaitlistForm(FlaskForm):
-    quantity = IntegerField(_l("How many"), default=1, validators=[DataRequired(), NumberRange(min=1, max=100_000)])
+    quantity = IntegerField(_l("How many"), default=1, validators=[InputRequired(), NumberRange(min=1, max=100_000)])
 
 
 class AreaRequestForm(FlaskForm):
@@ -91,5 +89,5 @@ class AreaRequestForm(FlaskForm):
 
 
 class RefundForm(FlaskForm):
-    amount = IntegerField(_l("Amount (won)"), validators=[DataRequired(), NumberRange(min=1)])
+    amount = IntegerField(_l("Amount (won)"), validators=[InputRequired(), NumberRange(min=1)])
     reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=300)])

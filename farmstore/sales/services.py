@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -397,7 +398,13 @@ def place_order(
             if left <= 0:
                 raise DomainError(_l("Sorry, %(name)s just sold out.", name=item.product.name), field="items")
             raise DomainError(
-                _l("Sorry, only %(n)d of %(name)s are left.", n=left, name=item.product.name), field="items"
+                lazy_ngettext(
+                    "Sorry, only %(num)d of %(name)s is left.",
+                    "Sorry, only %(num)d of %(name)s are left.",
+                    left,
+                    name=item.product.name,
+                ),
+                field="items",
             )
         if held_quantity > quantity:
             _put_back(item.id, held_quantity - quantity)

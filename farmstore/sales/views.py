@@ -6,6 +6,7 @@ import secrets
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
@@ -286,7 +287,14 @@ def cancel_sale(sale_id: int):
     except DomainError as error:
         flash(error.message, "error")
     else:
-        flash(_("The sale is cancelled; %(n)d buyers were told and refunded.", n=count), "info")
+        flash(
+            ngettext(
+                "The sale is cancelled; %(num)d buyer was told and refunded.",
+                "The sale is cancelled; %(num)d buyers were told and refunded.",
+                count,
+            ),
+            "info",
+        )
     return redirect(url_for("sales.roster", sale_id=sale_id))
 
 

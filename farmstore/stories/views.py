@@ -8,6 +8,7 @@ import qrcode
 import qrcode.image.svg
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
@@ -155,7 +156,7 @@ def new_post(producer_slug: str, subject_slug: str):
             flash(_("Your story is published."), "success")
             if form.notify_pledgers.data:
                 sent = send_story_to_pledgers(post, by=current_user, now=utcnow())
-                flash(_("Sent to %(n)d pledgers.", n=sent), "info")
+                flash(ngettext("Sent to %(num)d pledger.", "Sent to %(num)d pledgers.", sent), "info")
             return redirect(
                 url_for("stories.post", producer_slug=producer_slug, subject_slug=subject_slug, post_id=post.id)
             )

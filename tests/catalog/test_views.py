@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pytest
 from flask import current_app
+from PIL import Image
 from sqlalchemy import event, func, select
 
 from farmstore.catalog.models import Product, ProductPhoto
@@ -299,7 +300,7 @@ def test_a_product_from_no_subject_has_no_timeline(app, client, farm):
 def test_the_product_page_carries_link_preview_metadata(app, client, farm, listed):
     with app.app_context():
         photo = db.session.get(Product, listed.id).cover_photo
-        image_url = f"http://farmstore.test/media/{photo.key[:2]}/{photo.key}/large.jpg"
+        image_url = f"http://farmstore.test/media/{photo.key[:2]}/{photo.key}/share.jpg"
     page_url = "http://farmstore.test" + quote(listed.url)
 
     # Shared URLs come from BASE_URL, whatever Host the request claimed.
@@ -314,8 +315,10 @@ def test_the_product_page_carries_link_preview_metadata(app, client, farm, liste
     assert tags.meta["og:image"] == image_url
     assert tags.meta["twitter:card"] == "summary_large_image"
     assert tags.meta["twitter:image"] == image_url
+    assert (tags.meta["og:image:width"], tags.meta["og:image:height"]) == ("800", "400")
     image = client.get(image_url)
     assert (image.status_code, image.mimetype) == (200, "image/jpeg")
+    assert Image.open(io.BytesIO(image.data)).size == (800, 400)
 
 
 def test_link_preview_metadata_is_escaped(app, client, farm):
@@ -341,7 +344,7 @@ def test_a_product_without_photos_shares_a_small_card_with_its_unit_as_descripti
     tags = head_tags(client.get(f"/producers/{farm.slug}/products/{slug}").get_data(as_text=True))
 
     assert tags.meta["og:description"] == "10 kg 상자"
-    assert "og:image" not in tags.meta
+    assert tags.meta["og:image"] == "http://farmstore.test/static/img/share.png"  # the site's card
     assert tags.meta["twitter:card"] == "summary"
 
 

@@ -15,7 +15,7 @@ from farmstore.i18n import format_money, format_when
 from tests.factories import make_user
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
 
 
 def _source_messages() -> set[str]:
@@ -122,12 +122,12 @@ def test_times_are_shown_in_seoul(ctx):
     late_evening_utc = datetime(2026, 3, 1, 16, 30, tzinfo=UTC)  # 01:30 on 2 March in Seoul
 
     with force_locale("ko"):
-        korean = format_when(late_evening_utc, "short")
+        korean = format_when(late_evening_utc, "short", now=late_evening_utc)
     with force_locale("en"):
-        english = format_when(late_evening_utc, "short")
+        english = format_when(late_evening_utc, "short", now=late_evening_utc)
 
     assert korean == "3월 2일 (월) 오전 1:30"
-    assert english == "Mar 2 (Mon) 1:30 AM"
+    assert english == "Mar 2 (Mon), 1:30 AM"
 
 
 @pytest.mark.parametrize(

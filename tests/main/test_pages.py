@@ -10,7 +10,8 @@ PAGE_BUDGET = 100 * 1024  # HTML + CSS + JS of a page, before images
 
 
 def _assets(html: str) -> list[str]:
-    return re.findall(r'<(?:link[^>]+href|script[^>]+src)="([^"]+)"', html)
+    """What the browser loads with the page (a canonical or alternate link is only an address)."""
+    return re.findall(r'<(?:link(?![^>]*rel="(?:canonical|alternate)")[^>]+href|script[^>]+src)="([^"]+)"', html)
 
 
 def test_home_lists_producers_and_villages(app, client):

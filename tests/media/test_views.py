@@ -86,7 +86,7 @@ def test_a_request_body_over_the_limit_gets_a_friendly_page_and_creates_nothing(
 
     assert response.status_code == 413
     page = response.get_data(as_text=True)
-    assert "The upload was too large. Nothing was saved; try a smaller photo." in page
+    assert "The upload was too large. Nothing was saved; try fewer or smaller photos." in page
     assert 'href="/"' in page  # a way back, not a bare server error
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Village)) == 0

@@ -152,7 +152,7 @@ def test_endorsing_from_the_producer_page(client, auth, ctx):
     page = client.get(f"/producers/{world.producer.slug}").text
 
     assert db.session.scalar(select(Endorsement.note)) == "김치가 최고"
-    assert "Recommended by 1 members" in page and "You recommend this" in page
+    assert "Recommended by 1 member" in page and "You recommend this" in page
     client.post("/endorse/withdraw", data={"kind": "producer", "target_id": world.producer.id})
     assert db.session.scalar(select(func.count()).select_from(Endorsement)) == 0
 

@@ -32,7 +32,7 @@ from tests.sales.conftest import NOW, buy, make_sale, stock, units_held
 THREADS = 60
 LAST_UNITS = 40
 SOLD_OUT = "Sorry, 배추김치 just sold out."
-ONE_LEFT = "Sorry, only 1 of 배추김치 are left."
+ONE_LEFT = "Sorry, only 1 of 배추김치 is left."
 ALREADY = "You already have an order in this sale. Cancel it first to change it."
 
 # Every thread holds its own connection from the start, so the pool must have one for each.

@@ -244,7 +244,7 @@ def test_an_item_of_another_sale_is_refused(shop, sale):
 def test_more_than_is_left_is_refused_with_what_is_left(shop, sale, kimchi, radish):
     set_taken(kimchi, 9)
 
-    with refused("Sorry, only 1 of 배추김치 are left."):
+    with refused("Sorry, only 1 of 배추김치 is left."):
         buy(sale, shop.buyer, {kimchi: 2, radish: 1})
     set_taken(kimchi, 10)
     with refused("Sorry, 배추김치 just sold out."):

@@ -325,7 +325,7 @@ def test_more_than_is_left_is_refused_with_what_is_left(app, client, auth, sale)
 
     response = client.post(f"{sale.url}/order", data=order_form(sale, kimchi=2), follow_redirects=True)
 
-    assert "Sorry, only 1 of 배추김치 are left." in page(response)
+    assert "Sorry, only 1 of 배추김치 is left." in page(response)
     with app.app_context():
         assert stock(sale.kimchi) == (10, 9)
 

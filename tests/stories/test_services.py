@@ -13,7 +13,7 @@ from sqlalchemy import select
 from farmstore.catalog.models import Product
 from farmstore.errors import DomainError, NotAllowed, NotFound
 from farmstore.extensions import db
-from farmstore.media.models import SIZES, Photo
+from farmstore.media.models import RENDITIONS, SIZES, Photo
 from farmstore.media.storage import get_storage
 from farmstore.stories import services
 from farmstore.stories.models import Claim, StoryPhoto, StoryPost, Subject
@@ -179,7 +179,7 @@ def test_deleting_a_subject_removes_its_claims_stories_and_every_photo_file():
     services.add_claim(subject, by=subject.producer.user, text="grass-fed", certificate=upload())
     post = write(subject, photos=[upload(), upload()])
     photo_ids = [subject.cover_photo_id, subject.claims[0].certificate_photo_id, *(p.photo_id for p in post.photos)]
-    assert len(media_files()) == 4 * 3
+    assert len(media_files()) == 4 * len(RENDITIONS)
 
     services.delete_subject(subject, by=subject.producer.user)
 
@@ -338,7 +338,7 @@ def test_a_story_with_three_photos_keeps_them_in_the_order_given():
     assert (post.title, post.body, post.happened_on, post.created_at) == ("Spring", "Out on the grass.", TODAY, NOW)
     assert [item.position for item in post.photos] == [0, 1, 2]
     assert [colour_of(item.photo) for item in post.photos] == colours
-    assert len(media_files()) == 3 * 3
+    assert len(media_files()) == 3 * len(RENDITIONS)
 
 
 def test_a_story_without_a_date_is_dated_today_in_seoul():
@@ -471,7 +471,7 @@ def test_deleting_a_story_removes_its_rows_and_photo_files():
     assert db.session.scalars(select(StoryPost.title)).all() == ["Kept"]
     assert db.session.scalars(select(Photo.id).where(Photo.id.in_(photo_ids))).all() == []
     assert count(StoryPhoto) == 1
-    assert media_files() == sorted(get_storage().root / kept.photos[0].photo.path(name) for name in SIZES)
+    assert media_files() == sorted(get_storage().root / kept.photos[0].photo.path(name) for name in RENDITIONS)
 
 
 # Reading

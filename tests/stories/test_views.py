@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from farmstore.extensions import db
-from farmstore.media.models import Photo
+from farmstore.media.models import RENDITIONS, Photo
 from farmstore.stories import services
 from farmstore.stories.models import Claim, StoryPhoto, StoryPost, Subject
 from farmstore.stories.views import qr_svg
@@ -374,7 +374,7 @@ def test_the_owner_publishes_a_story_with_three_photos(app, client, auth, farm):
         post = db.session.scalar(select(StoryPost).where(StoryPost.title == "Out to pasture"))
         keys = [item.photo.key for item in post.photos]
         post_url = f"{farm.subject_url}/posts/{post.id}"
-        assert len(media_files()) == 3 * 3
+        assert len(media_files()) == 3 * len(RENDITIONS)
     assert redirect_target(response) == post_url
     assert len(keys) == 3
     page = html(client.get(post_url))
@@ -469,7 +469,7 @@ def test_the_owner_deletes_a_story_with_its_photo_files(app, client, auth, farm)
     client.post(f"{farm.subject_url}/posts/new", data=post_form(title="Doomed", new_photos=[jpeg(), jpeg()]))
     with app.app_context():
         post_id = db.session.scalar(select(StoryPost.id).where(StoryPost.title == "Doomed"))
-        assert len(media_files()) == 2 * 3
+        assert len(media_files()) == 2 * len(RENDITIONS)
 
     response = client.post(f"{farm.subject_url}/posts/{post_id}/delete")
 
@@ -628,12 +628,12 @@ def test_the_qr_label_points_at_base_url_whatever_host_the_request_names(client,
 # Link previews
 
 
-def assert_large_image_url(url: str, key: str) -> None:
-    """`url` is the absolute URL of the large rendition of the photo with `key`."""
+def assert_share_image_url(url: str, key: str) -> None:
+    """`url` is the absolute URL of the 800×400 share rendition of the photo with `key`."""
     parts = urlsplit(url)
     assert parts.scheme in ("http", "https")
     assert parts.netloc
-    assert parts.path == f"/media/{key[:2]}/{key}/large.jpg"
+    assert parts.path == f"/media/{key[:2]}/{key}/share.jpg"
 
 
 def test_a_subject_page_has_link_preview_metadata(app, client, farm):
@@ -648,8 +648,8 @@ def test_a_subject_page_has_link_preview_metadata(app, client, farm):
 
     assert meta["og:title"] == "누렁이 · 느릅골 한우농장"
     assert meta["og:description"] == "A gentle cow who loves clover."
-    assert_large_image_url(meta["og:image"], key)
-    assert (meta["og:image:width"], meta["og:image:height"]) == ("1600", "1067")
+    assert_share_image_url(meta["og:image"], key)
+    assert (meta["og:image:width"], meta["og:image:height"]) == ("800", "400")
     assert meta["twitter:card"] == "summary_large_image"
     assert meta["twitter:image"] == meta["og:image"]
 
@@ -664,7 +664,7 @@ def test_a_story_page_has_link_preview_metadata_with_its_first_photo(app, client
 
     assert meta["og:title"] == "Calved!"
     assert meta["og:description"] == "A healthy calf."
-    assert_large_image_url(meta["og:image"], key)
+    assert_share_image_url(meta["og:image"], key)
     assert meta["twitter:card"] == "summary_large_image"
 
 
@@ -677,14 +677,14 @@ def test_a_story_without_photos_previews_with_the_subjects_cover(app, client, fa
 
     meta = page_tags(html(client.get(farm.post_url))).meta()
 
-    assert_large_image_url(meta["og:image"], key)
+    assert_share_image_url(meta["og:image"], key)
     assert meta["og:description"] == "She ate well today."
 
 
 def test_without_any_photo_the_preview_is_a_plain_summary(client, farm):
     meta = page_tags(html(client.get(farm.post_url))).meta()
 
-    assert "og:image" not in meta
+    assert meta["og:image"].endswith("/static/img/share.png")  # the site's own card
     assert meta["twitter:card"] == "summary"
 
 
