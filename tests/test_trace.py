@@ -108,7 +108,7 @@ def test_the_lot_date_message_is_korean_for_korean_readers():
     with pytest.raises(DomainError) as caught:
         check_product_number("L0261302A1B2001")
     with force_locale("ko"):
-        assert caught.value.message == "3~8번째 자리는 포장일(YYMMDD)인데, 261302은(는) 없는 날짜예요."
+        assert caught.value.message == "3~8번째 자리는 포장일(YYMMDD)인데, 261302는 없는 날짜예요."
 
 
 @pytest.mark.parametrize("grade", ["1++ 9", "1++(8)", "1++7", "1++", "1+", "1+ A", "1 B", "2", "3 C", "등외", ""])

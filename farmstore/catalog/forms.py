@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, MultipleFileField
-from wtforms import DateField, IntegerField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -17,7 +17,7 @@ from farmstore.catalog.models import (
     STORAGE_MAX_LENGTH,
     UNIT_MAX_LENGTH,
 )
-from farmstore.forms import PHOTO_EXTENSIONS
+from farmstore.forms import PHOTO_EXTENSIONS, IntegerField
 
 
 class ProductForm(FlaskForm):

@@ -182,7 +182,7 @@ def test_a_lot_date_message_is_korean_for_a_korean_reader(client, auth, farm):
         f"{farm.url}/edit", data=product_form(trace_number="L0251302A1B2001"), headers={"Accept-Language": "ko"}
     )
 
-    assert "3~8번째 자리는 포장일(YYMMDD)인데, 251302은(는) 없는 날짜예요." in response.get_data(as_text=True)
+    assert "3~8번째 자리는 포장일(YYMMDD)인데, 251302는 없는 날짜예요." in response.get_data(as_text=True)
 
 
 def test_a_new_product_can_state_its_facts(app, client, auth, farm):
