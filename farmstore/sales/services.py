@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from farmstore.catalog.models import Product
+from farmstore.catalog.models import Product, ProductPhoto
 from farmstore.errors import DomainError, NotAllowed, NotFound
 from farmstore.extensions import db
 from farmstore.notifications.services import queue_email
@@ -203,7 +203,10 @@ def get_sale(sale_id: int) -> Sale:
 
 def _sales_query():
     return select(Sale).options(
-        selectinload(Sale.items).selectinload(SaleItem.product),
+        selectinload(Sale.items)
+        .selectinload(SaleItem.product)
+        .selectinload(Product.photos)
+        .selectinload(ProductPhoto.photo),
         selectinload(Sale.pickup_point),
         selectinload(Sale.producer),
     )
@@ -240,6 +243,36 @@ def sales_for_product(product: Product, *, now: datetime) -> list[Sale]:
         .order_by(Sale.opens_at, Sale.id)
     )
     return list(db.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class LowestPrice:
+    """The cheapest open offer of a product in won; `several` when its open offers differ in price
+    (one price reads "25,000원", several "25,000원부터")."""
+
+    price: int
+    several: bool
+
+
+def lowest_prices(product_ids, *, now: datetime) -> dict[int, LowestPrice]:
+    """The lowest price of each product among the items with stock left in sales open at `now`,
+    in one query whatever the number of products. Products not on sale are absent."""
+    ids = {int(i) for i in product_ids}
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(SaleItem.product_id, func.min(SaleItem.price), func.count(func.distinct(SaleItem.price)))
+        .join(Sale, Sale.id == SaleItem.sale_id)
+        .where(
+            SaleItem.product_id.in_(ids),
+            SaleItem.quantity_taken < SaleItem.quantity,
+            Sale.cancelled_at.is_(None),
+            Sale.opens_at <= now,
+            Sale.closes_at > now,
+        )
+        .group_by(SaleItem.product_id)
+    )
+    return {product_id: LowestPrice(price=price, several=count > 1) for product_id, price, count in rows}
 
 
 def cancel_sale(sale: Sale, *, by, reason: str, now: datetime) -> int:

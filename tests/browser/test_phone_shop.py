@@ -1,0 +1,69 @@
+"""Issue 13 on a Korean phone (360 px): prices while browsing, the checkout review step, live
+progress. Screenshots go to /tmp/phone-a (outside the repository) for a person to look at."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from farmstore.catalog.models import ProductPhoto
+from farmstore.media.services import save_photos
+from farmstore.timeutil import utcnow
+from tests.browser.test_story_walk import horizontal_overflow
+from tests.catalog.conftest import make_product, photo_upload
+from tests.factories import make_producer, make_user, make_village
+from tests.sales.conftest import make_point, make_sale
+
+pytestmark = [pytest.mark.browser, pytest.mark.app_config(WTF_CSRF_ENABLED=True)]
+
+SHOTS = os.path.join(tempfile.gettempdir(), "phone-a")
+
+
+def shot(page: Page, name: str) -> None:
+    """A full-page screenshot under /tmp/phone-a."""
+    os.makedirs(SHOTS, exist_ok=True)
+    page.screenshot(path=os.path.join(SHOTS, name), full_page=True)
+
+
+def make_shop(app) -> dict:
+    """A farm with a photographed product on sale at two prices and one product not on sale."""
+    now = utcnow()
+    with app.app_context():
+        farmer = make_user("farmer@example.com", display_name="김농부")
+        producer = make_producer(farmer, make_village("들꽃마을"), farm_name="들꽃 김치농장")
+        kimchi = make_product(producer, "배추김치 3kg", unit="3kg 통", category="preserves", now=now)
+        saved = save_photos([photo_upload()], uploaded_by=farmer, alt="김치", limit=1)
+        kimchi.photos = [ProductPhoto(photo=photo, position=0) for photo in saved]
+        make_product(producer, "묵은지", unit="1kg", category="preserves", now=now)
+        point = make_point(producer, name="망원시장 동문", now=now)
+        windows = {"now": now, "closes_in": timedelta(days=2), "pickup_in": timedelta(days=3)}
+        sale = make_sale(producer, [(kimchi, 25_000, 5, 2)], point=point, title="토요일 김장김치", **windows)
+        make_sale(producer, [(kimchi, 28_000, 5, 2)], point=point, title="일요일 김장김치", **windows)
+        return {"sale": sale.id, "producer": producer.slug, "product": kimchi.slug}
+
+
+def test_cards_and_the_product_page_show_prices_on_a_phone(app, live_server, page: Page, console_errors):
+    ids = make_shop(app)
+    page.goto(live_server + "/")
+    card = page.locator(f"main article.sale-card:has(a[href='/sales/{ids['sale']}'])")
+    expect(card.locator(".price")).to_have_text("25,000원")
+    expect(card.locator("img")).to_be_visible()
+    assert card.locator("img").evaluate("img => img.getBoundingClientRect().width") > 200
+    assert horizontal_overflow(page) <= 0
+    shot(page, "home.png")
+
+    page.goto(f"{live_server}/producers/{ids['producer']}")
+    product_card = page.locator("main article.card:has(h3:text-is('배추김치 3kg'))")
+    expect(product_card.locator(".price")).to_have_text("25,000원부터")
+    expect(page.locator("main article.card:has(h3:text-is('묵은지')) .price")).to_have_text("지금은 판매하지 않아요")
+    assert horizontal_overflow(page) <= 0
+
+    page.goto(f"{live_server}/producers/{ids['producer']}/products/{ids['product']}")
+    expect(page.locator("main article.product > .price")).to_have_text("25,000원부터")
+    assert horizontal_overflow(page) <= 0
+    shot(page, "product.png")
+    assert console_errors == []
