@@ -446,6 +446,38 @@ def place_order(
     return order
 
 
+@dataclass(frozen=True)
+class OrderReview:
+    """What a buyer is about to order, shown before anything is taken: the lines (item, quantity,
+    line total), the total, how much store credit pays, what is left to pay and how."""
+
+    lines: list[tuple[SaleItem, int, int]]
+    total: int
+    credit: int
+    to_pay: int
+    payment_method: str
+
+
+def review_order(
+    *, sale: Sale, buyer, quantities: dict[int, int], payment_method: str = "pickup", use_credit: bool = False,
+    now: datetime,
+) -> OrderReview:  # fmt: skip
+    """The checkout's review step: the same checks as `place_order` (open sale, not one's own,
+    quantities within the limits, no order yet), the total and the credit computed here, and no
+    stock taken and nothing written: that happens only when the buyer confirms."""
+    _check_sale_takes_orders(sale, now)
+    if sale.producer.user_id == buyer.id:
+        raise DomainError(_l("You cannot order from your own sale."))
+    wanted = _checked_quantities(sale, quantities)
+    if active_order_of(sale, buyer) is not None:
+        raise DomainError(_l("You already have an order in this sale. Cancel it first to change it."))
+    lines = [(item, quantity, item.price * quantity) for item, quantity in sorted(wanted, key=lambda p: p[0].id)]
+    total = sum(line_total for _item, _quantity, line_total in lines)
+    credit = min(referrals.balance_of(buyer), total) if use_credit else 0
+    method = "pickup" if credit == total else payment_method
+    return OrderReview(lines=lines, total=total, credit=credit, to_pay=total - credit, payment_method=method)
+
+
 def _the_winning_checkout(buyer, checkout_key: str) -> Order:
     """After losing a race to a simultaneous checkout: the same form's order, or a clear refusal."""
     existing = db.session.scalar(select(Order).where(Order.buyer_id == buyer.id, Order.checkout_key == checkout_key))

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+from farmstore.accounts.services import save_phone
 from farmstore.catalog.services import products_of
 from farmstore.errors import DomainError, NotAllowed
 from farmstore.extensions import db
@@ -133,15 +134,60 @@ def show(sale_id: int):
     )
 
 
+def _order_form() -> OrderForm:
+    """The order form as posted, offering the ways of paying this site accepts."""
+    form = OrderForm()
+    form.payment_method.choices = [
+        c for c in form.payment_method.choices if c.value in current_app.config["PAYMENT_PROVIDERS"]
+    ]
+    return form
+
+
+def _review_page(sale, form: OrderForm, quantities: dict[int, int]):
+    """The review step: what will be ordered, for how much, where and when, and how it is paid."""
+    review = services.review_order(
+        sale=sale, buyer=current_user, quantities=quantities, payment_method=form.payment_method.data,
+        use_credit=form.use_credit.data, now=utcnow(),
+    )  # fmt: skip
+    methods = {choice.value: choice.label for choice in form.payment_method.choices}
+    return render_template(
+        "sales/review.html", sale=sale, form=form, review=review, quantities=quantities,
+        method_label=methods.get(review.payment_method, review.payment_method),
+    )  # fmt: skip
+
+
+@bp.post("/sales/<int:sale_id>/review")
+@login_required
+def review(sale_id: int):
+    """Step one of checkout: check the order and show it for confirmation; nothing is taken yet."""
+    sale = found(services.get_sale, sale_id)
+    form = _order_form()
+    quantities = {item.id: _typed_quantity(request.form.get(f"qty-{item.id}", "")) for item in sale.items}
+    try:
+        if not form.validate_on_submit():
+            raise DomainError(_("This form has expired. Please submit it again."))
+        return _review_page(sale, form, quantities)
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(url_for("sales.show", sale_id=sale_id))
+
+
 @bp.post("/sales/<int:sale_id>/order")
 @login_required
 def order_now(sale_id: int):
+    """Step two of checkout: the buyer confirmed; the order is placed and the stock taken."""
     sale = found(services.get_sale, sale_id)
     form = OrderForm()
     quantities = {item.id: _typed_quantity(request.form.get(f"qty-{item.id}", "")) for item in sale.items}
     try:
         if not form.validate_on_submit():
             raise DomainError(_("This form has expired. Please submit it again."))
+        if form.phone.data and not current_user.phone:
+            try:
+                save_phone(current_user, phone=form.phone.data)
+            except DomainError as error:
+                form.phone.errors = [error.message]
+                return _review_page(sale, form, quantities)
         order = services.place_order(
             sale=sale, buyer=current_user, quantities=quantities, payment_method=form.payment_method.data,
             checkout_key=form.checkout_key.data, use_credit=form.use_credit.data, now=utcnow(),

@@ -90,6 +90,7 @@ def test_a_chain_of_friends_leads_to_a_purchase_and_credit(app, live_server, pag
     page.goto(sale_url)
     page.fill(f"input[name='qty-{ids['item']}']", "1")
     page.locator("input[name=use_credit]").check()
+    page.locator("form[action$='/review'] button[type=submit]").click()  # the review step, then confirm
     page.locator("form[action$='/order'] button[type=submit]").click()
     expect(page).to_have_url(re.compile(rf"{re.escape(live_server)}/orders/\d+$"))
     code = page.locator("main .pickup-code").inner_text().strip()

@@ -106,6 +106,20 @@ def test_a_buyer_orders_from_a_live_sale_and_the_producer_checks_them_in(
     sale_png = screenshot(page, output_path, "sale.png")
 
     quantity.fill("2")
+    page.locator("form[action$='/review'] button[type=submit]").click()
+
+    # The review step: quantity, total, pickup place and window, payment; the phone is asked once.
+    expect(page).to_have_url(re.compile(rf"/sales/{ids['sale']}/review$"))
+    expect(page.locator("main table.review-lines td.quantity")).to_have_text("× 2")
+    expect(page.locator("main table.review-lines tr.total td.amount")).to_contain_text(f"{2 * PRICE:,}")
+    expect(page.locator("main .pickup-place")).to_contain_text(POINT_NAME)
+    expect(page.locator("main .pickup-window")).not_to_be_empty()
+    expect(page.locator("main .payment-method")).not_to_be_empty()
+    assert_fits(page)
+    review_png = screenshot(page, output_path, "review.png")
+    with app.app_context():
+        assert db.session.scalar(db.select(Order.id)) is None  # nothing is taken before the confirmation
+    page.fill("input[name=phone]", "010 9876 5432")
     page.locator("form[action$='/order'] button[type=submit]").click()
 
     # The order page: a pickup code, its QR code and the pickup in a calendar file.
@@ -145,6 +159,7 @@ def test_a_buyer_orders_from_a_live_sale_and_the_producer_checks_them_in(
     row = page.locator("table.roster tbody tr").filter(has=page.locator("td a[href^='/orders/']", has_text=code))
     expect(row).to_have_count(1)
     expect(row).to_have_class("status-confirmed")
+    expect(row.locator("td.phone")).to_have_text("010-9876-5432")  # the phone the buyer gave, for the producer
     for cell in row.locator("td").all():  # a code, a name or a status split over two lines is misread
         assert line_count(cell) == 1, cell.inner_text()
     assert_fits(page)
@@ -165,6 +180,6 @@ def test_a_buyer_orders_from_a_live_sale_and_the_producer_checks_them_in(
         assert (payment.provider, payment.status) == ("pickup", "succeeded")
         assert ("payment", 2 * PRICE) in ledger_kinds(payment)
 
-    for path in (sale_png, order_png, roster_png):
+    for path in (sale_png, review_png, order_png, roster_png):
         assert os.path.isfile(path)
     assert console_errors == []
