@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from farmstore.catalog.models import Product, ProductPhoto
 from farmstore.errors import DomainError, NotAllowed, NotFound
 from farmstore.extensions import db
+from farmstore.i18n import format_when
 from farmstore.notifications.services import queue_email
 from farmstore.payments import services as payments
 from farmstore.payments.models import Payment
@@ -741,8 +742,14 @@ def lapse_waitlist_offers(*, now: datetime) -> int:
 
 
 def check_in(*, sale: Sale, code: str, by, now: datetime, paid: bool = True) -> Order:
-    """The producer hands over an order by its pickup code; a pay-at-pickup order is marked paid."""
+    """The producer hands over an order by its pickup code; a pay-at-pickup order is marked paid.
+    Not before the pickup window opens: until then the buyer may still cancel."""
     require_owner(sale.producer, by)
+    if now < sale.pickup_starts_at:
+        raise DomainError(
+            _l("Pickup starts %(when)s: check-in opens then.", when=format_when(sale.pickup_starts_at, "short")),
+            field="code",
+        )
     code = re.sub(r"[\s-]", "", code or "").upper()
     order = db.session.scalar(select(Order).where(Order.sale_id == sale.id, Order.pickup_code == code))
     if order is None:

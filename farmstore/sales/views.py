@@ -271,6 +271,8 @@ def my_orders():
 @login_required
 def order_ics(order_id: int):
     order = _order_for_viewer(order_id)
+    if order.status in ("cancelled", "expired"):
+        abort(404)  # nothing to pick up any more
     return Response(
         calendar.order_ics(order), mimetype="text/calendar", headers=_attachment(f"pickup-{order.pickup_code}.ics")
     )

@@ -20,7 +20,7 @@ from icalendar import Calendar
 from playwright.sync_api import Page, expect
 
 from farmstore.extensions import db
-from farmstore.sales.models import Order
+from farmstore.sales.models import Order, Sale
 from farmstore.timeutil import utcnow
 from tests.browser.test_story_walk import horizontal_overflow, screenshot, sign_in
 from tests.catalog.conftest import make_product
@@ -147,6 +147,14 @@ def test_a_buyer_orders_from_a_live_sale_and_the_producer_checks_them_in(
     page.locator(f"main a[href='/sales/{ids['sale']}']").click()
     expect(page).to_have_url(sale_url)
     assert stock_numbers(page) == sorted([QUANTITY - 2, QUANTITY, LIMIT])
+
+    # Pickup day comes (the sale's windows move into the past): check-in opens with the pickup.
+    with app.app_context():
+        sale = db.session.get(Sale, ids["sale"])
+        now = utcnow()
+        sale.opens_at, sale.closes_at = now - timedelta(hours=4), now - timedelta(hours=2)
+        sale.pickup_starts_at, sale.pickup_ends_at = now - timedelta(hours=1), now + timedelta(hours=1)
+        db.session.commit()
 
     # The producer: sign out through the menu, sign in, open the roster from the sale page.
     page.locator("details.menu > summary").click()
