@@ -9,12 +9,16 @@ from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from farmstore.catalog.models import ProductPhoto
+from farmstore.extensions import db
 from farmstore.media.services import save_photos
+from farmstore.producers.models import Producer
 from farmstore.timeutil import utcnow
-from tests.browser.test_story_walk import horizontal_overflow
+from tests.browser.test_story_walk import horizontal_overflow, sign_in
 from tests.catalog.conftest import make_product, photo_upload
+from tests.evangelists.conftest import adopt
 from tests.factories import make_producer, make_user, make_village
 from tests.sales.conftest import make_point, make_sale
 
@@ -66,4 +70,35 @@ def test_cards_and_the_product_page_show_prices_on_a_phone(app, live_server, pag
     expect(page.locator("main article.product > .price")).to_have_text("25,000원부터")
     assert horizontal_overflow(page) <= 0
     shot(page, "product.png")
+    assert console_errors == []
+
+
+def test_question_radios_keep_their_size_and_the_dashboard_is_cards(app, live_server, page: Page, console_errors):
+    ids = make_shop(app)
+    with app.app_context():
+        producer = db.session.scalar(select(Producer).where(Producer.slug == ids["producer"]))
+        operator = make_user("operator@example.com", display_name="운영자", is_operator=True)
+        adopt(make_user("sora@example.com", display_name="소라"), producer.village, operator, now=utcnow())
+        make_user("buyer@example.com", display_name="이도시")
+
+    sign_in(page, live_server, "buyer@example.com")
+    page.goto(f"{live_server}/producers/{ids['producer']}/products/{ids['product']}")
+    radios = page.locator("main form.ask input[type=radio]")
+    assert radios.count() >= 2
+    for radio in radios.all():
+        assert radio.evaluate("r => r.getBoundingClientRect().width") < 40  # not stretched to the line
+    assert horizontal_overflow(page) <= 0
+    shot(page, "question-form.png")
+
+    page.context.clear_cookies()
+    sign_in(page, live_server, "sora@example.com")
+    page.goto(f"{live_server}/evangelist")
+    row = page.locator("table.dashboard tbody tr").first
+    assert row.evaluate("tr => getComputedStyle(tr).display") == "block"  # a card, not a table row
+    label = row.locator("td[data-label]").first.evaluate("td => getComputedStyle(td, '::before').content")
+    assert label.strip('"') != ""
+    for cell in row.locator("td").all():  # one line each: no word broken over lines
+        assert cell.evaluate("td => td.getBoundingClientRect().height") < 60
+    assert horizontal_overflow(page) <= 0
+    shot(page, "dashboard.png")
     assert console_errors == []
