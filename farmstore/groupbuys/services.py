@@ -714,11 +714,13 @@ def open_group_buys(
 
 
 def households(group_buy: GroupBuy) -> int:
-    """How many households hold a pledge."""
+    """How many households hold a pledge; for a group-buy that failed or was cancelled, how many
+    held one when it ended (their pledges are released, but `units_pledged` still counts them)."""
+    statuses = HOLDING_PLEDGE_STATUSES
+    if group_buy.status in ("failed", "cancelled"):
+        statuses = (*HOLDING_PLEDGE_STATUSES, "released")
     return db.session.scalar(
-        select(func.count())
-        .select_from(Pledge)
-        .where(Pledge.group_buy_id == group_buy.id, Pledge.status.in_(HOLDING_PLEDGE_STATUSES))
+        select(func.count()).select_from(Pledge).where(Pledge.group_buy_id == group_buy.id, Pledge.status.in_(statuses))
     )
 
 
