@@ -9,8 +9,6 @@ run resumes where it stopped and nobody is charged twice or missed.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -21,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from farmstore.csvfile import csv_text, local_time
 from farmstore.errors import DomainError, NotAllowed, NotFound
 from farmstore.extensions import db
 from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, GroupBuy, GroupBuyWaitlistEntry, Pledge
@@ -753,23 +752,25 @@ def allocation(group_buy: GroupBuy, *, by) -> list[Pledge]:
 
 def allocation_csv(group_buy: GroupBuy, pledges: list[Pledge]) -> str:
     """The allocation sheet as CSV (totals after the final weight, when a share was weighed)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["pickup_code", "buyer", "units", "unit", "total", "status", "picked_up", "final_grams"])
-    for record in pledges:
-        writer.writerow(
-            [
-                record.pickup_code,
-                record.buyer.display_name if record.buyer else "",
-                record.units,
-                group_buy.unit_label,
-                record.total_after_weight,
-                record.status,
-                "yes" if record.picked_up_at else "",
-                record.final_grams or "",
-            ]
-        )
-    return out.getvalue()
+    header = [
+        _l("Pickup code"), _l("Name"), _l("Phone"), _l("Units"), _l("Unit"), _l("Total"), _l("Status"),
+        _l("Picked up"), _l("Final weight (g)"),
+    ]  # fmt: skip
+    rows = [
+        [
+            record.pickup_code,
+            record.buyer.display_name if record.buyer else "",
+            record.buyer.phone if record.buyer else "",
+            record.units,
+            group_buy.unit_label,
+            record.total_after_weight,
+            record.status_label,
+            local_time(record.picked_up_at),
+            record.final_grams or "",
+        ]
+        for record in pledges
+    ]
+    return csv_text(header, rows)
 
 
 def check_in_pledge(*, group_buy: GroupBuy, code: str, by, now: datetime) -> Pledge:

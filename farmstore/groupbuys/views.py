@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 
-from flask import Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from farmstore.csvfile import csv_response
 from farmstore.errors import DomainError
 from farmstore.extensions import db
 from farmstore.forms import reward_bps, show_error
@@ -285,8 +286,7 @@ def allocation_csv(group_buy_id: int):
     group_buy = found(services.get_group_buy, group_buy_id)
     owner_only(group_buy.producer)
     body = services.allocation_csv(group_buy, services.allocation(group_buy, by=current_user))
-    disposition = f'attachment; filename="allocation-{group_buy.id}.csv"'
-    return Response(body, mimetype="text/csv", headers={"Content-Disposition": disposition})
+    return csv_response(body, f"allocation-{group_buy.id}.csv")
 
 
 @bp.get("/pledges/<int:pledge_id>/pay")

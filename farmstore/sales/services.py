@@ -8,8 +8,6 @@ transaction is rolled back, so no order is ever half-written.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from farmstore.catalog.models import Product, ProductPhoto
+from farmstore.csvfile import csv_text, local_time
 from farmstore.errors import DomainError, NotAllowed, NotFound
 from farmstore.extensions import db
 from farmstore.i18n import format_when
@@ -807,24 +806,28 @@ def roster(sale: Sale, *, by, sort: str = "name") -> list[Order]:
 
 
 def roster_csv(sale: Sale, orders: list[Order]) -> str:
-    """The roster as CSV: one row per order, a column per product."""
+    """The roster as CSV (see farmstore.csvfile): one row per order, a column per product."""
     items = sale.items
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["pickup_code", "buyer", "status", "payment", "total", *[i.product.name for i in items]])
+    header = [
+        _l("Pickup code"), _l("Name"), _l("Phone"), _l("Status"), _l("Payment"), _l("Total"), _l("Ordered at"),
+        *[i.product.name for i in items],
+    ]  # fmt: skip
+    rows = []
     for order in orders:
         quantities = {line.sale_item_id: line.quantity for line in order.lines}
-        writer.writerow(
+        rows.append(
             [
                 order.pickup_code,
                 order.buyer.display_name if order.buyer else "",
-                order.status,
+                order.buyer.phone if order.buyer else "",
+                order.status_label,
                 order.payment_method,
                 order.total,
+                local_time(order.created_at),
                 *[quantities.get(i.id, 0) for i in items],
             ]
         )
-    return out.getvalue()
+    return csv_text(header, rows)
 
 
 def get_order(order_id: int) -> Order:

@@ -11,6 +11,7 @@ from wtforms import SelectChoice
 
 from farmstore.accounts.services import save_phone
 from farmstore.catalog.services import products_of
+from farmstore.csvfile import csv_response
 from farmstore.errors import DomainError, NotAllowed
 from farmstore.extensions import db
 from farmstore.forms import reward_bps, show_error
@@ -316,9 +317,7 @@ def roster_csv(sale_id: int):
     sale = found(services.get_sale, sale_id)
     owner_only(sale.producer)
     orders = services.roster(sale, by=current_user, sort=request.args.get("sort", "name"))
-    return Response(
-        services.roster_csv(sale, orders), mimetype="text/csv", headers=_attachment(f"roster-{sale.id}.csv")
-    )
+    return csv_response(services.roster_csv(sale, orders), f"roster-{sale.id}.csv")
 
 
 @bp.post("/sales/<int:sale_id>/cancel")

@@ -510,13 +510,16 @@ def test_the_roster_sorts_by_name_code_status_or_time(shop, sale, crowd, sort):
 
 
 def test_the_roster_csv_has_a_row_per_order_and_a_column_per_product(shop, sale, crowd):
-    rows = list(csv.reader(io.StringIO(roster_csv(sale, roster(sale, by=shop.producer.user, sort="time")))))
+    text = roster_csv(sale, roster(sale, by=shop.producer.user, sort="time"))
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
 
+    seoul = [f"2025-06-02 12:0{minute}" for minute in range(3)]  # NOW is noon in Seoul
     assert rows == [
-        ["pickup_code", "buyer", "status", "payment", "total", "배추김치", "깍두기"],
-        [crowd["최민수"].pickup_code, "최민수", "confirmed", "pickup", "12000", "1", "0"],
-        [crowd["강지우"].pickup_code, "강지우", "picked_up", "pickup", "32000", "2", "1"],
-        [crowd["나은비"].pickup_code, "나은비", "confirmed", "pickup", "24000", "0", "3"],
+        ["Pickup code", "Name", "Phone", "Status", "Payment", "Total", "Ordered at", "배추김치", "깍두기"],
+        [crowd["최민수"].pickup_code, "최민수", "", "Confirmed", "pickup", "12000", seoul[0], "1", "0"],
+        [crowd["강지우"].pickup_code, "강지우", "", "Picked up", "pickup", "32000", seoul[1], "2", "1"],
+        [crowd["나은비"].pickup_code, "나은비", "", "Confirmed", "pickup", "24000", seoul[2], "0", "3"],
     ]
 
 
