@@ -115,6 +115,25 @@ def _item_specs(form: SaleForm) -> list[services.ItemSpec]:
     return specs
 
 
+def stock_line(item: SaleItem) -> str:
+    """What is left of a sale item, in the reader's language (the page and its JSON share it)."""
+    return _(
+        "%(left)d of %(total)d left · up to %(limit)d per person",
+        left=max(item.remaining, 0), total=item.quantity, limit=item.per_buyer_limit,
+    )  # fmt: skip
+
+
+@bp.get("/sales/<int:sale_id>/progress.json")
+def progress(sale_id: int):
+    """What is left of each item, polled by static/js/progress.js while the sale page is open."""
+    sale = found(services.get_sale, sale_id)
+    return {
+        "status": sale.status(utcnow()),
+        "remaining": {str(item.id): max(item.remaining, 0) for item in sale.items},
+        "items": {str(item.id): stock_line(item) for item in sale.items},
+    }
+
+
 @bp.get("/sales/<int:sale_id>")
 def show(sale_id: int):
     sale = found(services.get_sale, sale_id)
@@ -127,6 +146,7 @@ def show(sale_id: int):
     return render_template(
         "sales/sale.html",
         sale=sale,
+        stock_line=stock_line,
         now=now,
         form=form,
         waitlist=services.waitlist_places(sale, current_user) if signed_in else {},

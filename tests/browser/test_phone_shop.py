@@ -13,13 +13,17 @@ from sqlalchemy import select
 
 from farmstore.catalog.models import ProductPhoto
 from farmstore.extensions import db
+from farmstore.groupbuys.models import GroupBuy
+from farmstore.groupbuys.services import pledge
 from farmstore.media.services import save_photos
 from farmstore.producers.models import Producer
+from farmstore.sales.models import Sale, SaleItem
 from farmstore.timeutil import utcnow
 from tests.browser.test_story_walk import horizontal_overflow, sign_in
 from tests.catalog.conftest import make_product, photo_upload
 from tests.evangelists.conftest import adopt
 from tests.factories import make_producer, make_user, make_village
+from tests.groupbuys.conftest import make_group_buy
 from tests.sales.conftest import make_point, make_sale
 
 pytestmark = [pytest.mark.browser, pytest.mark.app_config(WTF_CSRF_ENABLED=True)]
@@ -101,4 +105,41 @@ def test_question_radios_keep_their_size_and_the_dashboard_is_cards(app, live_se
         assert cell.evaluate("td => td.getBoundingClientRect().height") < 60
     assert horizontal_overflow(page) <= 0
     shot(page, "dashboard.png")
+    assert console_errors == []
+
+
+def test_sale_progress_updates_without_a_reload(app, live_server, page: Page, console_errors):
+    ids = make_shop(app)
+    page.clock.install()  # the page's own clock, so the 15 s poll comes at once
+    page.goto(f"{live_server}/sales/{ids['sale']}")
+    with app.app_context():
+        item_id = db.session.get(Sale, ids["sale"]).items[0].id
+    line = page.locator(f"[data-progress-item='{item_id}']")
+    expect(line).to_contain_text("5")
+    page.evaluate("window.stillTheSamePage = true")
+    with app.app_context():
+        db.session.get(SaleItem, item_id).quantity_taken = 3
+        db.session.commit()
+    page.clock.run_for(16_000)  # past the first poll
+    expect(line).to_contain_text("2", timeout=5000)  # 2 of 5 left, without a reload
+    assert page.evaluate("window.stillTheSamePage === true")  # no reload happened
+    assert console_errors == []
+
+
+def test_group_buy_progress_updates_without_a_reload(app, live_server, page: Page, console_errors):
+    ids = make_shop(app)
+    with app.app_context():
+        producer = db.session.scalar(select(Producer).where(Producer.slug == ids["producer"]))
+        group_buy = make_group_buy(producer, total=10, minimum=4, now=utcnow())
+        buyer = make_user("buyer@example.com", display_name="이도시")
+        group_buy_id = group_buy.id
+    page.clock.install()
+    page.goto(f"{live_server}/group-buys/{group_buy_id}")
+    bar = page.locator("[data-progress-bar]")
+    assert bar.evaluate("b => b.value") == 0
+    with app.app_context():
+        pledge(group_buy=db.session.get(GroupBuy, group_buy_id), buyer=db.session.merge(buyer), units=3, now=utcnow())
+    page.clock.run_for(16_000)
+    expect(page.locator("[data-progress-line=pledged]")).to_contain_text("3", timeout=5000)
+    page.wait_for_function("document.querySelector('[data-progress-bar]').value === 3")
     assert console_errors == []

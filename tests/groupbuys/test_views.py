@@ -268,3 +268,13 @@ def test_a_failed_group_buy_counts_the_households_that_had_pledged(client, world
     assert "7 of 120 units pledged by 2 households" in page  # not "by 0 households"
     korean = text_of(client.get(f"/group-buys/{world['group_buy_id']}", headers={"Accept-Language": "ko"}))
     assert "2가구가 120개 중 7개를 약속했어요" in korean
+
+
+def test_the_progress_json_has_the_live_numbers_and_sentences(client, world, app):
+    with app.app_context():
+        group_buy = db.session.get(GroupBuy, world["group_buy_id"])
+        pledge(group_buy=group_buy, buyer=make_user("p0@example.com"), units=4, now=utcnow())
+    data = client.get(f"/group-buys/{world['group_buy_id']}/progress.json").get_json()
+    assert (data["units_pledged"], data["total_units"], data["households"]) == (4, 120, 1)
+    assert data["lines"]["pledged"] == "4 of 120 units pledged by 1 household"
+    assert client.get("/group-buys/999999/progress.json").status_code == 404

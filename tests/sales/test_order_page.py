@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from farmstore.errors import DomainError
 from farmstore.extensions import db
-from farmstore.sales.models import Order
+from farmstore.sales.models import Order, SaleItem
 from farmstore.sales.services import check_in
 from tests.sales.conftest import HOUR, NOW, buy, make_sale
 from tests.sales.test_views import live_sale, order_form, page
@@ -79,3 +79,13 @@ def test_the_roster_refuses_an_early_check_in_on_the_form(app, client, auth, sal
     assert response.status_code == 200
     assert "check-in opens then" in page(response)
     assert the_order(app).status == "confirmed"
+
+
+def test_the_sale_progress_json_says_what_is_left(app, client, sale):
+    with app.app_context():
+        db.session.get(SaleItem, sale.kimchi).quantity_taken = 4
+        db.session.commit()
+    data = client.get(f"{sale.url}/progress.json").get_json()
+    assert data["remaining"][str(sale.kimchi)] == 6
+    assert data["items"][str(sale.kimchi)] == "6 of 10 left · up to 2 per person"
+    assert data["status"] == "open"
