@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from sqlalchemy import func, select
 
 from farmstore.accounts.models import User
-from farmstore.accounts.services import find_user_by_email, register_user
+from farmstore.accounts.services import find_user_by_email, register_user, save_phone
 from farmstore.catalog.models import Product
 from farmstore.catalog.services import create_product
 from farmstore.evangelists.demo import seed_evangelists
@@ -63,6 +63,8 @@ BUYERS = [
     ("sora@farmstore.example", "소라"),
     ("daniel@farmstore.example", "Daniel"),
 ]
+# Their mobile numbers (asked at the first checkout): 지연, 민호 and 소라 gave one, Daniel not yet.
+DEMO_PHONES = ["010-2345-6789", "010-3456-7890", "010-4567-8901", None]
 VILLAGE = {
     "name": "햇살마을",
     "region": "gangwon",
@@ -349,8 +351,10 @@ def seed(*, now: datetime) -> dict[str, int]:
     if not operator.is_operator:
         operator.is_operator = True
         db.session.commit()
-    for email, name in BUYERS:
-        _user(email, name, now)
+    for (email, name), phone in zip(BUYERS, DEMO_PHONES, strict=False):
+        buyer = _user(email, name, now)
+        if phone and not buyer.phone:
+            save_phone(buyer, phone=phone)  # shown to the producers on their rosters
     village = db.session.scalar(select(Village).where(Village.name == VILLAGE["name"]))
     if village is None:
         village = create_village(by=operator, cover=paint("cabbage", 7), now=now, **VILLAGE)

@@ -39,6 +39,12 @@ class ResetPasswordForm(FlaskForm):
 
 class SettingsForm(FlaskForm):
     display_name = StringField(_l("Your name"), validators=[DataRequired(), NAME_LENGTH])
+    phone = StringField(
+        _l("Mobile number"),
+        validators=[Length(max=20)],
+        description=_l("Only producers you order from see it, to reach you about a pickup."),
+        render_kw={"inputmode": "tel", "autocomplete": "tel", "placeholder": "010-1234-5678"},
+    )
     locale = SelectField(
         _l("Language"),
         choices=[

@@ -34,6 +34,9 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A Korean mobile number, normalised ("010-1234-5678"); shown only to producers the person
+    # ordered from or pledged to (roster, allocation sheet), never on a public page.
+    phone: Mapped[str | None] = mapped_column(String(13))
 
     producer: Mapped[Producer | None] = relationship(back_populates="user", uselist=False)
 

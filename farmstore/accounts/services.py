@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
@@ -153,10 +154,32 @@ def reset_password(*, token: str, new_password: str, now: datetime) -> User:
     return user
 
 
-def update_settings(user: User, *, display_name: str, locale: str | None) -> None:
-    """Change what we call the person and the language they read us in."""
+def normalise_phone(raw: str) -> str | None:
+    """A Korean mobile number written the usual way ("010-1234-5678"), from whatever the person
+    typed (spaces, dots, dashes, +82); None for an empty value. Anything else is refused."""
+    digits = re.sub(r"[\s.\-()]", "", raw or "")
+    if not digits:
+        return None
+    if digits.startswith("+82"):
+        digits = "0" + digits[3:].lstrip("0")
+    if not re.fullmatch(r"01[016789]\d{7,8}", digits):
+        raise DomainError(_l("Enter a mobile number like 010-1234-5678."), field="phone")
+    return f"{digits[:3]}-{digits[3:-4]}-{digits[-4:]}"
+
+
+def save_phone(user: User, *, phone: str) -> None:
+    """Remember the person's mobile number (asked once, at their first checkout)."""
+    user.phone = normalise_phone(phone)
+    db.session.commit()
+
+
+def update_settings(user: User, *, display_name: str, locale: str | None, phone: str | None = None) -> None:
+    """Change what we call the person, the language they read us in and, when `phone` is given,
+    their mobile number (an empty one removes it)."""
     user.display_name = clean_display_name(display_name)
     user.locale = locale if locale in current_app.config["LANGUAGES"] else None
+    if phone is not None:
+        user.phone = normalise_phone(phone)
     db.session.commit()
 
 

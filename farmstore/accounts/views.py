@@ -103,7 +103,12 @@ def settings():
         form.locale.data = current_user.locale or ""
     if form.validate_on_submit():
         try:
-            services.update_settings(current_user, display_name=form.display_name.data, locale=form.locale.data or None)
+            services.update_settings(
+                current_user,
+                display_name=form.display_name.data,
+                locale=form.locale.data or None,
+                phone=form.phone.data or "",
+            )
         except DomainError as error:
             show_error(form, error)
         else:

@@ -15,7 +15,7 @@ from farmstore.catalog.models import CATEGORIES
 from farmstore.errors import DomainError
 from farmstore.forms import show_error
 from farmstore.producers.services import get_producer
-from farmstore.sales.services import sales_for_product
+from farmstore.sales.services import lowest_prices, sales_for_product
 from farmstore.stories.services import recent_posts, subjects_of
 from farmstore.timeutil import utcnow
 from farmstore.villages.regions import REGIONS
@@ -72,9 +72,14 @@ def product(producer_slug: str, product_slug: str):
     posts = recent_posts(limit=LATEST_POSTS, subject_ids=[s.id for s in product.subjects]) if product.subjects else []
     now = utcnow()
     return render_template(
-        "catalog/product.html", product=product, posts=posts, sales=sales_for_product(product, now=now), now=now,
+        "catalog/product.html",
+        product=product,
+        posts=posts,
+        sales=sales_for_product(product, now=now),
+        lowest=lowest_prices([product.id], now=now).get(product.id),
+        now=now,
         label_facts=label_facts(product, format_date),
-    )  # fmt: skip
+    )
 
 
 @bp.route("/producers/<producer_slug>/products/<product_slug>/edit", methods=["GET", "POST"])
@@ -115,5 +120,11 @@ def browse():
     region = request.args.get("region") if request.args.get("region") in REGIONS else None
     page = services.browse_products(category=category, region=region, page=request.args.get("page", 1, type=int) or 1)
     return render_template(
-        "catalog/browse.html", page=page, category=category, region=region, categories=CATEGORIES, regions=REGIONS
+        "catalog/browse.html",
+        page=page,
+        prices=lowest_prices([p.id for p in page.items], now=utcnow()),
+        category=category,
+        region=region,
+        categories=CATEGORIES,
+        regions=REGIONS,
     )

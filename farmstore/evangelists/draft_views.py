@@ -162,6 +162,7 @@ def queue(slug: str):
         grant=drafts.open_grant(producer),
         evangelist=village_evangelist(producer.village_id),
         reject_form=RejectForm(formdata=None),
+        draft_preview=drafts.preview_of,
     )
 
 

@@ -16,20 +16,25 @@ audit trail (`record_action`) in the same transaction as the change.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
+from farmstore.catalog.models import CATEGORIES, Product
 from farmstore.catalog.services import create_product
 from farmstore.errors import DomainError, NotAllowed, NotFound
 from farmstore.evangelists.models import PublishGrant
 from farmstore.evangelists.services import can_publish_directly, helps, record_action, village_evangelist
 from farmstore.extensions import db
 from farmstore.groupbuys.services import create_group_buy, open_group_buy
+from farmstore.i18n import format_money, format_when
 from farmstore.producers.models import Producer
+from farmstore.sales.models import PickupPoint
 from farmstore.sales.services import ItemSpec, create_sale
 from farmstore.stories.models import Subject
 from farmstore.stories.services import write_post
@@ -152,6 +157,78 @@ def _publish(draft: Draft, now: datetime):
     draft.target_id = target.id
     db.session.commit()
     return target
+
+
+# ---------------------------------------------------------------- the draft as it will look
+
+
+@dataclass
+class DraftPreview:
+    """A draft as the producer will see it published: facts in words (the subject's name, not
+    its id; won and times formatted) and the Markdown text to render."""
+
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    body: str = ""
+    lines: list[tuple[str, str, int]] = field(default_factory=list)  # sale items: name, price, quantity
+
+
+def _name(model, row_id, attribute: str = "name") -> str:
+    row = db.session.get(model, row_id or 0)
+    return getattr(row, attribute) if row is not None else "—"
+
+
+def _span(start: str | None, end: str | None) -> str:
+    return f"{format_when(_when(start), 'short')} – {format_when(_when(end), 'short')}"
+
+
+def preview_of(draft: Draft) -> DraftPreview:
+    """The draft's values resolved into what the published page will show."""
+    data, preview = draft.data, DraftPreview()
+    fact = preview.facts.append
+    if draft.kind == "story":
+        fact((str(_l("Animal or field")), _name(Subject, data.get("subject_id"))))
+        if data.get("happened_on"):
+            fact((str(_l("Day")), format_date(date.fromisoformat(data["happened_on"]), "medium")))
+        preview.body = data.get("body", "")
+    elif draft.kind == "product":
+        fact((str(_l("Unit")), data.get("unit", "")))
+        fact((str(_l("Category")), str(CATEGORIES.get(data.get("category"), data.get("category", "")))))
+        names = [_name(Subject, i) for i in data.get("subject_ids") or []]
+        if names:
+            fact((str(_l("Where it comes from")), ", ".join(names)))
+        preview.body = data.get("description", "")
+    elif draft.kind == "sale":
+        fact((str(_l("Where")), _name(PickupPoint, data.get("pickup_point_id"))))
+        fact((str(_l("Orders")), _span(data.get("opens_at"), data.get("closes_at"))))
+        fact((str(_l("Pickup")), _span(data.get("pickup_starts_at"), data.get("pickup_ends_at"))))
+        preview.lines = [
+            (_name(Product, item.get("product_id")), format_money(item.get("price") or 0), item.get("quantity") or 0)
+            for item in data.get("items", [])
+        ]
+        preview.body = data.get("description", "")
+    elif draft.kind == "group_buy":
+        fact((str(_l("Animal or field")), _name(Subject, data.get("subject_id"))))
+        fact((str(_l("Price")), f"{format_money(data.get('unit_price') or 0)} / {data.get('unit_label', '')}"))
+        fact(
+            (
+                str(_l("Units")),
+                str(
+                    _l(
+                        "%(total)s in all, at least %(min)s, up to %(max)s per household",
+                        total=data.get("total_units"),
+                        min=data.get("min_units"),
+                        max=data.get("per_buyer_max"),
+                    )
+                ),
+            )
+        )
+        fact((str(_l("Deadline")), format_when(_when(data.get("deadline")), "short")))
+        if data.get("pickup_point_id"):
+            fact((str(_l("Pickup")), _name(PickupPoint, data.get("pickup_point_id"))))
+        elif data.get("delivery_note"):
+            fact((str(_l("Delivery")), data["delivery_note"]))
+        preview.body = data.get("story", "")
+    return preview
 
 
 # ---------------------------------------------------------------- drafting, approving, rejecting

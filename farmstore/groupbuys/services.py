@@ -9,8 +9,6 @@ run resumes where it stopped and nobody is charged twice or missed.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -22,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from farmstore.csvfile import csv_text, local_time
 from farmstore.errors import DomainError, NotAllowed, NotFound
 from farmstore.extensions import db
 from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, GroupBuy, GroupBuyWaitlistEntry, Pledge
@@ -717,11 +716,13 @@ def open_group_buys(
 
 
 def households(group_buy: GroupBuy) -> int:
-    """How many households hold a pledge."""
+    """How many households hold a pledge; for a group-buy that failed or was cancelled, how many
+    held one when it ended (their pledges are released, but `units_pledged` still counts them)."""
+    statuses = HOLDING_PLEDGE_STATUSES
+    if group_buy.status in ("failed", "cancelled"):
+        statuses = (*HOLDING_PLEDGE_STATUSES, "released")
     return db.session.scalar(
-        select(func.count())
-        .select_from(Pledge)
-        .where(Pledge.group_buy_id == group_buy.id, Pledge.status.in_(HOLDING_PLEDGE_STATUSES))
+        select(func.count()).select_from(Pledge).where(Pledge.group_buy_id == group_buy.id, Pledge.status.in_(statuses))
     )
 
 
@@ -755,25 +756,27 @@ def allocation(group_buy: GroupBuy, *, by) -> list[Pledge]:
 def allocation_csv(group_buy: GroupBuy, pledges: list[Pledge]) -> str:
     """The allocation sheet as CSV (totals after the final weight, when a share was weighed); every
     row carries the animal's traceability number, as the law asks of each pack cut from it."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    header = ["pickup_code", "buyer", "units", "unit", "total", "status", "picked_up", "final_grams", "trace_number"]
-    writer.writerow(header)
-    for record in pledges:
-        writer.writerow(
-            [
-                record.pickup_code,
-                record.buyer.display_name if record.buyer else "",
-                record.units,
-                group_buy.unit_label,
-                record.total_after_weight,
-                record.status,
-                "yes" if record.picked_up_at else "",
-                record.final_grams or "",
-                group_buy.subject.trace_number,
-            ]
-        )
-    return out.getvalue()
+    header = [
+        _l("Pickup code"), _l("Name"), _l("Phone"), _l("Units"), _l("Unit"), _l("Total"), _l("Status"),
+        _l("Picked up"), _l("Final weight (g)"), _l("Traceability number"),
+    ]  # fmt: skip
+    trace_number = group_buy.subject.trace_number if group_buy.subject else ""
+    rows = [
+        [
+            record.pickup_code,
+            record.buyer.display_name if record.buyer else "",
+            record.buyer.phone if record.buyer else "",
+            record.units,
+            group_buy.unit_label,
+            record.total_after_weight,
+            record.status_label,
+            local_time(record.picked_up_at),
+            record.final_grams or "",
+            trace_number,
+        ]
+        for record in pledges
+    ]
+    return csv_text(header, rows)
 
 
 def check_in_pledge(*, group_buy: GroupBuy, code: str, by, now: datetime) -> Pledge:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 
-from flask import Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
+from farmstore.csvfile import csv_response
 from farmstore.errors import DomainError
 from farmstore.extensions import db
 from farmstore.forms import reward_bps, show_error
@@ -33,6 +35,35 @@ from farmstore.urls import external_url
 from farmstore.web import found, owner_only
 
 
+def progress_lines(group_buy, households: int) -> dict:
+    """The progress sentences of the page, in the reader's language (shared by the page and its JSON)."""
+    return {
+        "pledged": ngettext(
+            "%(pledged)d of %(total)d units pledged by %(num)d household",
+            "%(pledged)d of %(total)d units pledged by %(num)d households",
+            households, pledged=group_buy.units_pledged, total=group_buy.total_units,
+        ),
+        "percent": _(
+            "%(pct)d%% of the minimum (%(min)d units) · %(pct_total)d%% of all units",
+            pct=group_buy.percent_of_minimum, min=group_buy.min_units, pct_total=group_buy.percent_of_total,
+        ),
+    }  # fmt: skip
+
+
+@bp.get("/group-buys/<int:group_buy_id>/progress.json")
+def progress(group_buy_id: int):
+    """The live numbers of the progress box, polled by static/js/progress.js."""
+    group_buy = found(services.get_group_buy, group_buy_id)
+    if group_buy.status == "draft" and not group_buy.producer.is_owned_by(current_user):
+        abort(404)
+    households = services.households(group_buy)
+    return {
+        "units_pledged": group_buy.units_pledged, "total_units": group_buy.total_units,
+        "households": households, "status": group_buy.status, "minimum_reached": group_buy.minimum_reached,
+        "lines": progress_lines(group_buy, households),
+    }  # fmt: skip
+
+
 @bp.get("/group-buys/<int:group_buy_id>")
 def show(group_buy_id: int):
     """Progress, the plan, and the pledge form (or the buyer's pledge)."""
@@ -53,6 +84,7 @@ def show(group_buy_id: int):
         holding=holding,
         form=form,
         households=services.households(group_buy),
+        progress_lines=progress_lines,
         names=services.public_pledgers(group_buy),
         cancel_form=CancelGroupBuyForm(),
         place=services.waitlist_entry_of(group_buy, current_user) if current_user.is_authenticated else None,
@@ -285,8 +317,7 @@ def allocation_csv(group_buy_id: int):
     group_buy = found(services.get_group_buy, group_buy_id)
     owner_only(group_buy.producer)
     body = services.allocation_csv(group_buy, services.allocation(group_buy, by=current_user))
-    disposition = f'attachment; filename="allocation-{group_buy.id}.csv"'
-    return Response(body, mimetype="text/csv", headers={"Content-Disposition": disposition})
+    return csv_response(body, f"allocation-{group_buy.id}.csv")
 
 
 @bp.get("/pledges/<int:pledge_id>/pay")

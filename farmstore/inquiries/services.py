@@ -385,6 +385,8 @@ class TopicTrend:
     last_week: int = 0
     complaints: int = 0
     villages: list[tuple[str, int]] = field(default_factory=list)
+    # This week's latest questions of the topic (ids), for the operator to open.
+    question_ids: list[int] = field(default_factory=list)
 
     @property
     def change(self) -> int:
@@ -395,10 +397,11 @@ class TopicTrend:
         return str(TOPICS.get(self.topic, self.topic))
 
 
-def rising_topics(*, now: datetime, villages_per_topic: int = 3) -> list[TopicTrend]:
+def rising_topics(*, now: datetime, villages_per_topic: int = 3, questions_per_topic: int = 5) -> list[TopicTrend]:
     """Questions and complaints across all villages in the last 7 days against the 7 days before,
     by topic, biggest rise first; each with this week's complaints and the villages asking most.
-    Hidden ones are left out. Two queries whatever the data."""
+    Hidden ones are left out. Three queries whatever the data (the third: this week's latest
+    questions of each topic, linked from the table)."""
     week_start, last_week_start = now - WEEK, now - 2 * WEEK
     this_week = Question.asked_at > week_start
     rows = db.session.execute(
@@ -425,4 +428,13 @@ def rising_topics(*, now: datetime, villages_per_topic: int = 3) -> list[TopicTr
     for topic, village_name, count in by_village:
         if len(trends[topic].villages) < villages_per_topic:
             trends[topic].villages.append((village_name, count))
+    latest = db.session.execute(
+        select(Question.id, Question.topic)
+        .where(Question.asked_at > week_start, Question.asked_at <= now, visible(Question))
+        .order_by(Question.asked_at.desc(), Question.id.desc())
+        .limit(questions_per_topic * len(TOPICS) * 20)
+    )
+    for question_id, topic in latest:
+        if len(trends[topic].question_ids) < questions_per_topic:
+            trends[topic].question_ids.append(question_id)
     return sorted(trends.values(), key=lambda t: (-t.change, -t.this_week, t.topic))

@@ -19,7 +19,7 @@ from farmstore.main import bp
 from farmstore.main.search import search as run_search
 from farmstore.producers.services import recent_producers
 from farmstore.regulars.services import followed_producer_ids
-from farmstore.sales.services import open_sales
+from farmstore.sales.services import lowest_prices, open_sales
 from farmstore.stories.services import recent_posts
 from farmstore.timeutil import utcnow
 from farmstore.villages.services import list_villages
@@ -49,7 +49,9 @@ def home():
 @bp.get("/search")
 def search():
     query = (request.args.get("q") or "").strip()[:200]
-    return render_template("main/search.html", results=run_search(query) if query else None, query=query)
+    results = run_search(query) if query else None
+    prices = lowest_prices([p.id for p in results.products], now=utcnow()) if results else {}
+    return render_template("main/search.html", results=results, prices=prices, query=query)
 
 
 @bp.post("/language")

@@ -8,8 +8,6 @@ ones own their transaction unless their docstring says the caller commits.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,6 +15,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, update
 
+from farmstore.csvfile import csv_text, local_time
 from farmstore.errors import DomainError, NotAllowed
 from farmstore.extensions import db
 from farmstore.i18n import format_money
@@ -273,29 +272,50 @@ def payout_totals(*, start: datetime, end: datetime) -> list[tuple[Producer, int
     return sorted(((producers[r[0]], *r[1:]) for r in rows), key=lambda row: row[0].farm_name)
 
 
+LEDGER_KIND_LABELS = {
+    "payment": _l("Payment"),
+    "refund": _l("Refund"),
+    "fee": _l("Platform fee"),
+    "fee_reversal": _l("Fee returned"),
+    "reward": _l("Recommendation rewards"),
+    "reward_reversal": _l("Rewards taken back"),
+}
+
+
 def payout_csv(report: PayoutReport) -> str:
-    """The report's ledger rows and totals as CSV (amounts in the minor unit, signed)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["occurred_at", "kind", "payment_id", "refund_id", "amount", "currency"])
+    """The report's ledger rows and totals as CSV (see farmstore.csvfile; amounts in the minor
+    unit, signed). Each row names the order or pledge it belongs to and its buyer, found in two
+    queries whatever the number of rows."""
+    from farmstore.accounts.models import User  # accounts sits above payments
+
+    payment_ids = {entry.payment_id for entry in report.entries}
+    paid = {p.id: p for p in db.session.scalars(select(Payment).where(Payment.id.in_(payment_ids)))}
+    buyer_ids = {p.buyer_id for p in paid.values() if p.buyer_id}
+    names = dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(buyer_ids))).all())
+    header = [
+        _l("Time"), _l("Kind"), _l("Reference"), _l("Buyer"), _l("Payment"), _l("Refund"), _l("Amount"), _l("Currency")
+    ]  # fmt: skip
+    rows = []
     for entry in report.entries:
-        writer.writerow(
-            [
-                entry.occurred_at.isoformat(),
-                entry.kind,
-                entry.payment_id,
-                entry.refund_id or "",
-                entry.amount,
-                entry.currency,
-            ]
-        )
-    writer.writerow([])
+        payment = paid.get(entry.payment_id)
+        if payment is not None and payment.order_id:
+            reference = str(_l("Order #%(n)d", n=payment.order_id))
+        elif payment is not None and payment.pledge_id:
+            reference = str(_l("Pledge #%(n)d", n=payment.pledge_id))
+        else:
+            reference = ""
+        buyer = names.get(payment.buyer_id, "") if payment is not None else ""
+        kind = LEDGER_KIND_LABELS.get(entry.kind, entry.kind)
+        when = local_time(entry.occurred_at)
+        refund_id = entry.refund_id or ""
+        rows.append([when, kind, reference, buyer, entry.payment_id, refund_id, entry.amount, entry.currency])
+    rows.append([])
     for label, value in (
-        ("gross", report.gross),
-        ("refunds", report.refunds),
-        ("fees", report.fees),
-        ("rewards", report.rewards),
-        ("net", report.net),
+        (_l("Gross"), report.gross),
+        (_l("Refunds"), report.refunds),
+        (_l("Platform fees"), report.fees),
+        (_l("Recommendation rewards"), report.rewards),
+        (_l("Net"), report.net),
     ):
-        writer.writerow([label, "", "", "", value, ""])
-    return out.getvalue()
+        rows.append([str(label), "", "", "", "", "", value, ""])
+    return csv_text(header, rows)

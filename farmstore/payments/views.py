@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import quote
 
-from flask import Response, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from farmstore.csvfile import csv_response
 from farmstore.errors import DomainError, NotFound
 from farmstore.extensions import csrf
 from farmstore.payments import bp, services, stripe_flow, stripe_gateway
@@ -68,15 +68,7 @@ def producer_payouts(slug: str):
 def producer_payouts_csv(slug: str):
     month, report = _producer_report(slug)
     filename = f"payouts-{report.producer.slug}-{month}.csv"
-    return Response(services.payout_csv(report), mimetype="text/csv", headers=_attachment(filename))
-
-
-def _attachment(filename: str) -> dict[str, str]:
-    """A download header for any file name. Header values must be Latin-1 (a Hangul farm slug
-    made the server drop the connection), so the name goes as UTF-8 in `filename*` (RFC 6266)
-    with an ASCII `filename` for old clients."""
-    fallback = filename.encode("ascii", "replace").decode("ascii").replace("?", "_")
-    return {"Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"}
+    return csv_response(services.payout_csv(report), filename)
 
 
 @bp.get("/operator/payouts")

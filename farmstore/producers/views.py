@@ -16,7 +16,7 @@ from farmstore.producers import bp, services
 from farmstore.producers.forms import ProducerForm
 from farmstore.regulars.services import follower_count, is_following
 from farmstore.sales.forms import AreaRequestForm
-from farmstore.sales.services import open_sales, upcoming_sales
+from farmstore.sales.services import lowest_prices, open_sales, upcoming_sales
 from farmstore.stories.services import recent_posts, subjects_of
 from farmstore.timeutil import utcnow
 from farmstore.villages.services import list_villages
@@ -50,11 +50,13 @@ def show(slug: str):
     """A producer's public page."""
     producer = found(services.get_producer, slug)
     now = utcnow()
+    products = products_of(producer, include_hidden=producer.is_owned_by(current_user))
     return render_template(
         "producers/show.html",
         producer=producer,
         subjects=subjects_of(producer),
-        products=products_of(producer, include_hidden=producer.is_owned_by(current_user)),
+        products=products,
+        prices=lowest_prices([p.id for p in products], now=now),
         stories=recent_posts(limit=PRODUCER_STORIES, producer_ids=[producer.id]),
         following=is_following(current_user, producer),
         sales=open_sales(now=now, producer_ids=[producer.id]) + upcoming_sales(now=now, producer_ids=[producer.id]),

@@ -212,6 +212,34 @@ def link_by_token(token: str) -> ShareLink | None:
     return db.session.scalar(select(ShareLink).where(ShareLink.token == token))
 
 
+@dataclass(frozen=True)
+class ShareGreeting:
+    """What the friend who opened a share link sees on the page they land on: the sender's name
+    (only if the sender agreed to show it) and the sender's public endorsement note, if any."""
+
+    name: str | None
+    note: str
+
+
+def share_greeting(link_id: int) -> ShareGreeting | None:
+    """The greeting for a share link: its sender's name by consent and their endorsement note of
+    the shared product (or else of its producer). None when there is nothing to say."""
+    link = db.session.get(ShareLink, link_id)
+    if link is None or link.user is None:
+        return None
+    name = link.user.display_name if link.show_name else None
+    endorsements = db.session.scalars(
+        select(Endorsement).where(Endorsement.user_id == link.user_id, Endorsement.producer_id == link.producer_id)
+    ).all()
+    notes = {(e.target_kind, e.target_id): e.note for e in endorsements if e.note}
+    note = notes.get((link.target_kind, link.target_id)) or next(
+        (text for (kind, _id), text in notes.items() if kind == "producer"), ""
+    )
+    if not name and not note:
+        return None
+    return ShareGreeting(name=name, note=note)
+
+
 def open_link(link: ShareLink, *, user, guest: str | None, now: datetime) -> bool:
     """Someone opened `link`: count the visit (once a day per visitor) and, for a member, make it
     their attribution for the producer. Guests' attribution is kept by the caller (the session).

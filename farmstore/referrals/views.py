@@ -54,13 +54,27 @@ def follow(token: str):
     guest = None
     if not current_user.is_authenticated:
         guest = session.setdefault("visitor", secrets.token_urlsafe(12))
-    if services.open_link(link, user=current_user, guest=guest, now=now) and guest:
+    opened = services.open_link(link, user=current_user, guest=guest, now=now)
+    if opened:
+        session["shared_by_link"] = link.id  # greeted once, on the page they land on
+    if opened and guest:
         arrivals = dict(session.get("arrivals", {}))
         key, value = services.guest_arrival(link, now=now)
         arrivals.pop(key, None)
         arrivals[key] = value  # newest last, so the oldest are dropped first
         session["arrivals"] = dict(list(arrivals.items())[-GUEST_ARRIVALS_KEPT:])
     return redirect(target.url)
+
+
+@bp.app_context_processor
+def _share_greeting() -> dict:
+    """`share_greeting`: who sent the share link the visitor just opened (shown once)."""
+
+    def greeting():
+        link_id = session.pop("shared_by_link", None)
+        return services.share_greeting(link_id) if link_id else None
+
+    return {"share_greeting": greeting}
 
 
 @user_logged_in.connect

@@ -65,6 +65,13 @@ class OrderForm(FlaskForm):
         ],
         default="pickup",
     )
+    # Asked on the review step while the account has no number yet (accounts.services.save_phone).
+    phone = StringField(
+        _l("Mobile number"),
+        validators=[Length(max=20)],
+        description=_l("Asked once: the producer sees it on the pickup list, to reach you about the pickup."),
+        render_kw={"inputmode": "tel", "placeholder": "010-1234-5678"},
+    )
 
 
 class CheckInForm(FlaskForm):

@@ -142,6 +142,25 @@ class Sale(db.Model):
     def status_label(self, now: datetime) -> str:
         return str(SALE_STATUSES[self.status(now)])
 
+    @property
+    def cover_photo(self):
+        """The first photo of the first item's product that has one, shown on sale cards."""
+        for item in self.items:
+            if item.product.cover_photo is not None:
+                return item.product.cover_photo
+        return None
+
+    @property
+    def lowest_price(self) -> int | None:
+        """The cheapest item still in stock (the cheapest item at all once everything is gone)."""
+        prices = [item.price for item in self.items if item.remaining > 0] or [item.price for item in self.items]
+        return min(prices) if prices else None
+
+    @property
+    def has_several_prices(self) -> bool:
+        """More than one price among its items: the card then reads "from …"."""
+        return len({item.price for item in self.items}) > 1
+
     @classmethod
     def open_filter(cls, now: datetime):
         """SQL condition matching `is_open(now)`."""

@@ -8,8 +8,6 @@ transaction is rolled back, so no order is ever half-written.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
 from dataclasses import dataclass
@@ -23,9 +21,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from farmstore.catalog.models import Product
+from farmstore.catalog.models import Product, ProductPhoto
+from farmstore.csvfile import csv_text, local_time
 from farmstore.errors import DomainError, NotAllowed, NotFound
 from farmstore.extensions import db
+from farmstore.i18n import format_when
 from farmstore.notifications.services import queue_email
 from farmstore.payments import services as payments
 from farmstore.payments.models import Payment
@@ -204,7 +204,10 @@ def get_sale(sale_id: int) -> Sale:
 
 def _sales_query():
     return select(Sale).options(
-        selectinload(Sale.items).selectinload(SaleItem.product),
+        selectinload(Sale.items)
+        .selectinload(SaleItem.product)
+        .selectinload(Product.photos)
+        .selectinload(ProductPhoto.photo),
         selectinload(Sale.pickup_point),
         selectinload(Sale.producer),
     )
@@ -241,6 +244,36 @@ def sales_for_product(product: Product, *, now: datetime) -> list[Sale]:
         .order_by(Sale.opens_at, Sale.id)
     )
     return list(db.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class LowestPrice:
+    """The cheapest open offer of a product in won; `several` when its open offers differ in price
+    (one price reads "25,000원", several "25,000원부터")."""
+
+    price: int
+    several: bool
+
+
+def lowest_prices(product_ids, *, now: datetime) -> dict[int, LowestPrice]:
+    """The lowest price of each product among the items with stock left in sales open at `now`,
+    in one query whatever the number of products. Products not on sale are absent."""
+    ids = {int(i) for i in product_ids}
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(SaleItem.product_id, func.min(SaleItem.price), func.count(func.distinct(SaleItem.price)))
+        .join(Sale, Sale.id == SaleItem.sale_id)
+        .where(
+            SaleItem.product_id.in_(ids),
+            SaleItem.quantity_taken < SaleItem.quantity,
+            Sale.cancelled_at.is_(None),
+            Sale.opens_at <= now,
+            Sale.closes_at > now,
+        )
+        .group_by(SaleItem.product_id)
+    )
+    return {product_id: LowestPrice(price=price, several=count > 1) for product_id, price, count in rows}
 
 
 def cancel_sale(sale: Sale, *, by, reason: str, now: datetime) -> int:
@@ -418,6 +451,38 @@ def place_order(
         return _the_winning_checkout(buyer, checkout_key)
     provider_for(payment).start(payment)
     return order
+
+
+@dataclass(frozen=True)
+class OrderReview:
+    """What a buyer is about to order, shown before anything is taken: the lines (item, quantity,
+    line total), the total, how much store credit pays, what is left to pay and how."""
+
+    lines: list[tuple[SaleItem, int, int]]
+    total: int
+    credit: int
+    to_pay: int
+    payment_method: str
+
+
+def review_order(
+    *, sale: Sale, buyer, quantities: dict[int, int], payment_method: str = "pickup", use_credit: bool = False,
+    now: datetime,
+) -> OrderReview:  # fmt: skip
+    """The checkout's review step: the same checks as `place_order` (open sale, not one's own,
+    quantities within the limits, no order yet), the total and the credit computed here, and no
+    stock taken and nothing written: that happens only when the buyer confirms."""
+    _check_sale_takes_orders(sale, now)
+    if sale.producer.user_id == buyer.id:
+        raise DomainError(_l("You cannot order from your own sale."))
+    wanted = _checked_quantities(sale, quantities)
+    if active_order_of(sale, buyer) is not None:
+        raise DomainError(_l("You already have an order in this sale. Cancel it first to change it."))
+    lines = [(item, quantity, item.price * quantity) for item, quantity in sorted(wanted, key=lambda p: p[0].id)]
+    total = sum(line_total for _item, _quantity, line_total in lines)
+    credit = min(referrals.balance_of(buyer), total) if use_credit else 0
+    method = "pickup" if credit == total else payment_method
+    return OrderReview(lines=lines, total=total, credit=credit, to_pay=total - credit, payment_method=method)
 
 
 def _the_winning_checkout(buyer, checkout_key: str) -> Order:
@@ -683,8 +748,14 @@ def lapse_waitlist_offers(*, now: datetime) -> int:
 
 
 def check_in(*, sale: Sale, code: str, by, now: datetime, paid: bool = True) -> Order:
-    """The producer hands over an order by its pickup code; a pay-at-pickup order is marked paid."""
+    """The producer hands over an order by its pickup code; a pay-at-pickup order is marked paid.
+    Not before the pickup window opens: until then the buyer may still cancel."""
     require_owner(sale.producer, by)
+    if now < sale.pickup_starts_at:
+        raise DomainError(
+            _l("Pickup starts %(when)s: check-in opens then.", when=format_when(sale.pickup_starts_at, "short")),
+            field="code",
+        )
     code = re.sub(r"[\s-]", "", code or "").upper()
     order = db.session.scalar(select(Order).where(Order.sale_id == sale.id, Order.pickup_code == code))
     if order is None:
@@ -742,24 +813,28 @@ def roster(sale: Sale, *, by, sort: str = "name") -> list[Order]:
 
 
 def roster_csv(sale: Sale, orders: list[Order]) -> str:
-    """The roster as CSV: one row per order, a column per product."""
+    """The roster as CSV (see farmstore.csvfile): one row per order, a column per product."""
     items = sale.items
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["pickup_code", "buyer", "status", "payment", "total", *[i.product.name for i in items]])
+    header = [
+        _l("Pickup code"), _l("Name"), _l("Phone"), _l("Status"), _l("Payment"), _l("Total"), _l("Ordered at"),
+        *[i.product.name for i in items],
+    ]  # fmt: skip
+    rows = []
     for order in orders:
         quantities = {line.sale_item_id: line.quantity for line in order.lines}
-        writer.writerow(
+        rows.append(
             [
                 order.pickup_code,
                 order.buyer.display_name if order.buyer else "",
-                order.status,
+                order.buyer.phone if order.buyer else "",
+                order.status_label,
                 order.payment_method,
                 order.total,
+                local_time(order.created_at),
                 *[quantities.get(i.id, 0) for i in items],
             ]
         )
-    return out.getvalue()
+    return csv_text(header, rows)
 
 
 def get_order(order_id: int) -> Order:

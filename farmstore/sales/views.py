@@ -10,7 +10,9 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+from farmstore.accounts.services import save_phone
 from farmstore.catalog.services import products_of
+from farmstore.csvfile import csv_response
 from farmstore.errors import DomainError, NotAllowed
 from farmstore.extensions import db
 from farmstore.forms import reward_bps, show_error
@@ -114,6 +116,25 @@ def _item_specs(form: SaleForm) -> list[services.ItemSpec]:
     return specs
 
 
+def stock_line(item: SaleItem) -> str:
+    """What is left of a sale item, in the reader's language (the page and its JSON share it)."""
+    return _(
+        "%(left)d of %(total)d left · up to %(limit)d per person",
+        left=max(item.remaining, 0), total=item.quantity, limit=item.per_buyer_limit,
+    )  # fmt: skip
+
+
+@bp.get("/sales/<int:sale_id>/progress.json")
+def progress(sale_id: int):
+    """What is left of each item, polled by static/js/progress.js while the sale page is open."""
+    sale = found(services.get_sale, sale_id)
+    return {
+        "status": sale.status(utcnow()),
+        "remaining": {str(item.id): max(item.remaining, 0) for item in sale.items},
+        "items": {str(item.id): stock_line(item) for item in sale.items},
+    }
+
+
 @bp.get("/sales/<int:sale_id>")
 def show(sale_id: int):
     sale = found(services.get_sale, sale_id)
@@ -126,6 +147,7 @@ def show(sale_id: int):
     return render_template(
         "sales/sale.html",
         sale=sale,
+        stock_line=stock_line,
         now=now,
         form=form,
         waitlist=services.waitlist_places(sale, current_user) if signed_in else {},
@@ -134,15 +156,60 @@ def show(sale_id: int):
     )
 
 
+def _order_form() -> OrderForm:
+    """The order form as posted, offering the ways of paying this site accepts."""
+    form = OrderForm()
+    form.payment_method.choices = [
+        c for c in form.payment_method.choices if c.value in current_app.config["PAYMENT_PROVIDERS"]
+    ]
+    return form
+
+
+def _review_page(sale, form: OrderForm, quantities: dict[int, int]):
+    """The review step: what will be ordered, for how much, where and when, and how it is paid."""
+    review = services.review_order(
+        sale=sale, buyer=current_user, quantities=quantities, payment_method=form.payment_method.data,
+        use_credit=form.use_credit.data, now=utcnow(),
+    )  # fmt: skip
+    methods = {choice.value: choice.label for choice in form.payment_method.choices}
+    return render_template(
+        "sales/review.html", sale=sale, form=form, review=review, quantities=quantities,
+        method_label=methods.get(review.payment_method, review.payment_method),
+    )  # fmt: skip
+
+
+@bp.post("/sales/<int:sale_id>/review")
+@login_required
+def review(sale_id: int):
+    """Step one of checkout: check the order and show it for confirmation; nothing is taken yet."""
+    sale = found(services.get_sale, sale_id)
+    form = _order_form()
+    quantities = {item.id: _typed_quantity(request.form.get(f"qty-{item.id}", "")) for item in sale.items}
+    try:
+        if not form.validate_on_submit():
+            raise DomainError(_("This form has expired. Please submit it again."))
+        return _review_page(sale, form, quantities)
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(url_for("sales.show", sale_id=sale_id))
+
+
 @bp.post("/sales/<int:sale_id>/order")
 @login_required
 def order_now(sale_id: int):
+    """Step two of checkout: the buyer confirmed; the order is placed and the stock taken."""
     sale = found(services.get_sale, sale_id)
     form = OrderForm()
     quantities = {item.id: _typed_quantity(request.form.get(f"qty-{item.id}", "")) for item in sale.items}
     try:
         if not form.validate_on_submit():
             raise DomainError(_("This form has expired. Please submit it again."))
+        if form.phone.data and not current_user.phone:
+            try:
+                save_phone(current_user, phone=form.phone.data)
+            except DomainError as error:
+                form.phone.errors = [error.message]
+                return _review_page(sale, form, quantities)
         order = services.place_order(
             sale=sale, buyer=current_user, quantities=quantities, payment_method=form.payment_method.data,
             checkout_key=form.checkout_key.data, use_credit=form.use_credit.data, now=utcnow(),
@@ -226,6 +293,8 @@ def my_orders():
 @login_required
 def order_ics(order_id: int):
     order = _order_for_viewer(order_id)
+    if order.status in ("cancelled", "expired"):
+        abort(404)  # nothing to pick up any more
     return Response(
         calendar.order_ics(order), mimetype="text/calendar", headers=_attachment(f"pickup-{order.pickup_code}.ics")
     )
@@ -269,9 +338,7 @@ def roster_csv(sale_id: int):
     sale = found(services.get_sale, sale_id)
     owner_only(sale.producer)
     orders = services.roster(sale, by=current_user, sort=request.args.get("sort", "name"))
-    return Response(
-        services.roster_csv(sale, orders), mimetype="text/csv", headers=_attachment(f"roster-{sale.id}.csv")
-    )
+    return csv_response(services.roster_csv(sale, orders), f"roster-{sale.id}.csv")
 
 
 @bp.post("/sales/<int:sale_id>/cancel")

@@ -17,6 +17,7 @@ from farmstore.errors import DomainError
 from farmstore.forms import show_error
 from farmstore.groupbuys.services import send_story_to_pledgers
 from farmstore.producers.services import get_producer
+from farmstore.sales.services import lowest_prices
 from farmstore.stories import bp, services
 from farmstore.stories.forms import ClaimForm, PostForm, SubjectForm
 from farmstore.timeutil import utcnow
@@ -74,12 +75,14 @@ def new_subject(producer_slug: str):
 def subject(producer_slug: str, subject_slug: str):
     subject = found(services.get_subject, producer_slug, subject_slug)
     page = services.timeline(subject, page=_page_number(), include_hidden=subject.producer.is_owned_by(current_user))
+    products = products_for_subject(subject)
     return render_template(
         "stories/subject.html",
         subject=subject,
         page=page,
         claim_form=ClaimForm(),
-        products=products_for_subject(subject),
+        products=products,
+        prices=lowest_prices([p.id for p in products], now=utcnow()),
     )
 
 

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from farmstore.extensions import db
 from farmstore.referrals import services
-from farmstore.sales.models import Order
+from farmstore.sales.models import Order, Sale
 from farmstore.timeutil import utcnow
 from tests.browser.test_sale_walk import assert_fits
 from tests.browser.test_story_walk import screenshot, sign_in
@@ -90,6 +90,7 @@ def test_a_chain_of_friends_leads_to_a_purchase_and_credit(app, live_server, pag
     page.goto(sale_url)
     page.fill(f"input[name='qty-{ids['item']}']", "1")
     page.locator("input[name=use_credit]").check()
+    page.locator("form[action$='/review'] button[type=submit]").click()  # the review step, then confirm
     page.locator("form[action$='/order'] button[type=submit]").click()
     expect(page).to_have_url(re.compile(rf"{re.escape(live_server)}/orders/\d+$"))
     code = page.locator("main .pickup-code").inner_text().strip()
@@ -103,6 +104,12 @@ def test_a_chain_of_friends_leads_to_a_purchase_and_credit(app, live_server, pag
         assert services.balance_of(order.buyer) == 0  # C spent the credit of her own
     sign_out(page)
 
+    with app.app_context():  # pickup day: check-in opens with the pickup window
+        sale = db.session.get(Sale, ids["sale"])
+        now = utcnow()
+        sale.opens_at, sale.closes_at = now - timedelta(hours=4), now - timedelta(hours=2)
+        sale.pickup_starts_at, sale.pickup_ends_at = now - timedelta(hours=1), now + timedelta(hours=1)
+        db.session.commit()
     sign_in(page, live_server, FARMER)
     page.goto(f"{sale_url}/roster")
     page.fill("input[name=code]", code)

@@ -20,7 +20,7 @@ from icalendar import Calendar
 from playwright.sync_api import Page, expect
 
 from farmstore.extensions import db
-from farmstore.sales.models import Order
+from farmstore.sales.models import Order, Sale
 from farmstore.timeutil import utcnow
 from tests.browser.test_story_walk import horizontal_overflow, screenshot, sign_in
 from tests.catalog.conftest import make_product
@@ -106,6 +106,20 @@ def test_a_buyer_orders_from_a_live_sale_and_the_producer_checks_them_in(
     sale_png = screenshot(page, output_path, "sale.png")
 
     quantity.fill("2")
+    page.locator("form[action$='/review'] button[type=submit]").click()
+
+    # The review step: quantity, total, pickup place and window, payment; the phone is asked once.
+    expect(page).to_have_url(re.compile(rf"/sales/{ids['sale']}/review$"))
+    expect(page.locator("main table.review-lines td.quantity")).to_have_text("× 2")
+    expect(page.locator("main table.review-lines tr.total td.amount")).to_contain_text(f"{2 * PRICE:,}")
+    expect(page.locator("main .pickup-place")).to_contain_text(POINT_NAME)
+    expect(page.locator("main .pickup-window")).not_to_be_empty()
+    expect(page.locator("main .payment-method")).not_to_be_empty()
+    assert_fits(page)
+    review_png = screenshot(page, output_path, "review.png")
+    with app.app_context():
+        assert db.session.scalar(db.select(Order.id)) is None  # nothing is taken before the confirmation
+    page.fill("input[name=phone]", "010 9876 5432")
     page.locator("form[action$='/order'] button[type=submit]").click()
 
     # The order page: a pickup code, its QR code and the pickup in a calendar file.
@@ -134,6 +148,14 @@ def test_a_buyer_orders_from_a_live_sale_and_the_producer_checks_them_in(
     expect(page).to_have_url(sale_url)
     assert stock_numbers(page) == sorted([QUANTITY - 2, QUANTITY, LIMIT])
 
+    # Pickup day comes (the sale's windows move into the past): check-in opens with the pickup.
+    with app.app_context():
+        sale = db.session.get(Sale, ids["sale"])
+        now = utcnow()
+        sale.opens_at, sale.closes_at = now - timedelta(hours=4), now - timedelta(hours=2)
+        sale.pickup_starts_at, sale.pickup_ends_at = now - timedelta(hours=1), now + timedelta(hours=1)
+        db.session.commit()
+
     # The producer: sign out through the menu, sign in, open the roster from the sale page.
     page.locator("details.menu > summary").click()
     page.locator("details.menu form[action='/logout'] button[type=submit]").click()
@@ -145,6 +167,7 @@ def test_a_buyer_orders_from_a_live_sale_and_the_producer_checks_them_in(
     row = page.locator("table.roster tbody tr").filter(has=page.locator("td a[href^='/orders/']", has_text=code))
     expect(row).to_have_count(1)
     expect(row).to_have_class("status-confirmed")
+    expect(row.locator("td.phone")).to_have_text("010-9876-5432")  # the phone the buyer gave, for the producer
     for cell in row.locator("td").all():  # a code, a name or a status split over two lines is misread
         assert line_count(cell) == 1, cell.inner_text()
     assert_fits(page)
@@ -165,6 +188,6 @@ def test_a_buyer_orders_from_a_live_sale_and_the_producer_checks_them_in(
         assert (payment.provider, payment.status) == ("pickup", "succeeded")
         assert ("payment", 2 * PRICE) in ledger_kinds(payment)
 
-    for path in (sale_png, order_png, roster_png):
+    for path in (sale_png, review_png, order_png, roster_png):
         assert os.path.isfile(path)
     assert console_errors == []

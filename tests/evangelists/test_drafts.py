@@ -330,3 +330,20 @@ def test_grant_publish_directly_and_revoke_from_the_settings_page(app, client, a
     client.post(f"/producers/{site.slug}/drafts/new/story", data=story_form(site))
     with app.app_context():
         assert [d.status for d in db.session.scalars(select(Draft).order_by(Draft.id))] == ["published", "pending"]
+
+
+def test_the_queue_shows_the_draft_as_it_will_look(app, client, auth, site):
+    auth.login("sora@example.com")
+    data = story_form(site) | {"body": "누렁이가 **풀**을 먹어요."}
+    client.post(f"/producers/{site.slug}/drafts/new/story", data=data)
+    auth.logout()
+    auth.login("farmer@example.com")
+    queue = client.get(f"/producers/{site.slug}/drafts").get_data(as_text=True)
+    with app.app_context():
+        from farmstore.stories.models import Subject
+
+        subject_name = db.session.get(Subject, site.subject_id).name
+    assert "subject_id" not in queue  # no raw field names
+    assert f"<dd>{subject_name}</dd>" in queue  # the subject by its name
+    assert "<strong>풀</strong>" in queue  # the Markdown rendered
+    assert "As it will look once published:" in queue

@@ -5,6 +5,7 @@ and the ledger still adds up. Then the allocation sheet's weight input and the b
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -187,7 +188,8 @@ def test_the_payout_report_adds_up_after_weights_and_pickups(world):
         check_in_pledge(group_buy=group_buy, code=record.pickup_code, by=world.producer.user, now=later)
 
     csv_text = allocation_csv(group_buy, allocation(group_buy, by=world.producer.user))
-    assert f"{first.pickup_code},이하나,2,1/16 지분 (약 18kg),815000,paid,yes,35000" in csv_text
+    picked_up = later.astimezone(ZoneInfo("Asia/Seoul")).strftime("%Y-%m-%d %H:%M")
+    assert f"{first.pickup_code},이하나,,2,1/16 지분 (약 18kg),815000,Paid,{picked_up},35000" in csv_text
     report = payout_report(world.producer, start=NOW, end=later + DAY)  # raises if it does not add up
     gross = 2 * PRICE - 25_000 + PRICE + 12_500
     assert (report.gross, report.refunds) == (gross, 0)

@@ -100,3 +100,15 @@ def test_only_the_producer_can_send_a_story_to_pledgers(world):
 
     with pytest.raises(NotAllowed):
         send_story_to_pledgers(post, by=world.other.user, now=NOW)
+
+
+def test_the_allocation_sheet_shows_the_pledgers_phone_to_the_producer_only(world, decided, client, auth):
+    world.buyer.phone = "010-4321-8765"
+    db.session.commit()
+    auth.login("owner@example.com")
+    assert "010-4321-8765" in client.get(f"/group-buys/{decided.id}/allocation").get_data(as_text=True)
+    auth.logout()
+    auth.login("other@example.com")
+    response = client.get(f"/group-buys/{decided.id}/allocation")
+    assert response.status_code in (403, 404)
+    assert "010-4321-8765" not in client.get(f"/group-buys/{decided.id}").get_data(as_text=True)

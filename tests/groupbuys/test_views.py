@@ -13,7 +13,7 @@ from sqlalchemy import select
 from farmstore.accounts.models import User
 from farmstore.extensions import db
 from farmstore.groupbuys.models import GroupBuy, Pledge
-from farmstore.groupbuys.services import pledge
+from farmstore.groupbuys.services import pledge, settle_due_group_buys
 from farmstore.timeutil import utcnow
 from tests.factories import make_user
 from tests.groupbuys.conftest import DAY, build_world, make_group_buy, pledged
@@ -143,7 +143,7 @@ def test_a_buyer_pledges_changes_and_withdraws_from_the_page(client, auth, world
     page = text_of(response)
     assert "Your pledge is saved. Nobody pays unless the minimum is reached by the deadline." in page
     assert "Nothing is charged now." in page
-    assert "3 of 120 units pledged by 1 households" in page
+    assert "3 of 120 units pledged by 1 household" in page
     client.post(f"{url}/pledge", data={"units": 5})
     with app.app_context():
         assert pledged(world["group_buy_id"]) == (5, 5)
@@ -254,3 +254,27 @@ def test_another_producers_page_does_not_list_it(client, world):
     page = client.get(f"/producers/{world['other_slug']}").get_data(as_text=True)
     assert "옆집 농장" in page
     assert "북쪽 밭 배추" not in page
+
+
+def test_a_failed_group_buy_counts_the_households_that_had_pledged(client, world, app):
+    with app.app_context():
+        group_buy = db.session.get(GroupBuy, world["group_buy_id"])
+        pledge(group_buy=group_buy, buyer=make_user("p0@example.com"), units=4, now=utcnow())
+        pledge(group_buy=group_buy, buyer=make_user("p1@example.com"), units=3, now=utcnow())
+        deadline = db.session.get(GroupBuy, world["group_buy_id"]).deadline
+        settle_due_group_buys(now=deadline + timedelta(days=1))
+        assert db.session.get(GroupBuy, world["group_buy_id"]).status == "failed"
+    page = text_of(client.get(f"/group-buys/{world['group_buy_id']}"))
+    assert "7 of 120 units pledged by 2 households" in page  # not "by 0 households"
+    korean = text_of(client.get(f"/group-buys/{world['group_buy_id']}", headers={"Accept-Language": "ko"}))
+    assert "2가구가 120개 중 7개를 약속했어요" in korean
+
+
+def test_the_progress_json_has_the_live_numbers_and_sentences(client, world, app):
+    with app.app_context():
+        group_buy = db.session.get(GroupBuy, world["group_buy_id"])
+        pledge(group_buy=group_buy, buyer=make_user("p0@example.com"), units=4, now=utcnow())
+    data = client.get(f"/group-buys/{world['group_buy_id']}/progress.json").get_json()
+    assert (data["units_pledged"], data["total_units"], data["households"]) == (4, 120, 1)
+    assert data["lines"]["pledged"] == "4 of 120 units pledged by 1 household"
+    assert client.get("/group-buys/999999/progress.json").status_code == 404

@@ -239,3 +239,17 @@ def test_rising_this_week_is_for_operators_only(app, client, auth, world):
     assert "들꽃마을 (2)" in page
     assert "+2" in page
     assert "-1" in page
+
+
+def test_rising_this_week_links_to_the_questions_and_reads_right_in_korean(app, client, auth, world):
+    with app.app_context():
+        now = utcnow()
+        recent = ask(reload_world(), topic="delivery", now=now - timedelta(days=1)).id
+        old = ask(reload_world(), topic="price", now=now - timedelta(days=9)).id
+    auth.login("operator@example.com")
+    html = client.get("/operator/questions/rising").get_data(as_text=True)
+    assert f'href="/questions/{recent}"' in html
+    assert f'href="/questions/{old}"' not in html  # last week's are counted, not listed
+    korean = client.get("/operator/questions/rising", headers={"Accept-Language": "ko"}).get_data(as_text=True)
+    assert '<th class="num">증감</th>' in korean
+    assert '<button type="submit">바꾸기</button>' in korean  # the language button keeps its own word

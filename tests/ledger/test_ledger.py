@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -101,21 +103,26 @@ def test_the_csv_lists_the_reports_rows_and_totals(ctx):
     money = month_of_money()
     report = payout_report(money.farm, start=JUNE[0], end=JUNE[1])
 
-    rows = list(csv.reader(io.StringIO(payout_csv(report))))
+    text = payout_csv(report)
+    assert text.startswith("\ufeff")  # UTF-8 with a byte-order mark, for Excel
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
 
     header, body = rows[0], rows[1 : 1 + len(report.entries)]
-    assert header == ["occurred_at", "kind", "payment_id", "refund_id", "amount", "currency"]
-    assert body == [
-        [e.occurred_at.isoformat(), e.kind, str(e.payment_id), str(e.refund_id or ""), str(e.amount), "KRW"]
-        for e in report.entries
+    assert header == ["Time", "Kind", "Reference", "Buyer", "Payment", "Refund", "Amount", "Currency"]
+    kinds = {"payment": "Payment", "refund": "Refund", "fee": "Platform fee", "fee_reversal": "Fee returned"}
+    assert [[row[1], row[4], row[5], row[6], row[7]] for row in body] == [
+        [kinds[e.kind], str(e.payment_id), str(e.refund_id or ""), str(e.amount), "KRW"] for e in report.entries
     ]
+    seoul = [e.occurred_at.astimezone(ZoneInfo("Asia/Seoul")).strftime("%Y-%m-%d %H:%M") for e in report.entries]
+    assert [row[0] for row in body] == seoul
+    assert all(row[2] == "" or re.fullmatch(r"(Order|Pledge) #\d+", row[2]) for row in body)
     assert rows[1 + len(report.entries)] == []
-    totals = {row[0]: int(row[4]) for row in rows[2 + len(report.entries) :]}
+    totals = {row[0]: int(row[6]) for row in rows[2 + len(report.entries) :]}
     assert totals == {
-        "gross": report.gross, "refunds": report.refunds, "fees": report.fees, "rewards": report.rewards,
-        "net": report.net,
+        "Gross": report.gross, "Refunds": report.refunds, "Platform fees": report.fees,
+        "Recommendation rewards": report.rewards, "Net": report.net,
     }  # fmt: skip
-    assert sum(int(row[4]) for row in body) == totals["net"] == money.june_net
+    assert sum(int(row[6]) for row in body) == totals["Net"] == money.june_net
 
 
 def test_operator_totals_are_each_producers_report(ctx):

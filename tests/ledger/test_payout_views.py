@@ -26,8 +26,8 @@ def summary(html: str) -> dict[str, str]:
 
 def csv_payment_ids(body: str) -> set[int]:
     """The payments a payout CSV has ledger rows for."""
-    rows = list(csv.reader(io.StringIO(body)))
-    return {int(row[2]) for row in rows[1 : rows.index([])]}
+    rows = list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
+    return {int(row[4]) for row in rows[1 : rows.index([])]}
 
 
 def test_a_producer_sees_their_months_payout(client, auth, ctx):
@@ -58,7 +58,7 @@ def test_the_csv_download_is_the_report(client, auth, ctx):
     assert 'filename="payouts-elm-valley-farm-2025-06.csv"' in response.headers["Content-Disposition"]
     report = payout_report(money.farm, start=kst(2025, 6, 1, 0, 0), end=kst(2025, 7, 1, 0, 0))
     assert response.text == payout_csv(report)
-    assert response.text.splitlines()[-1] == f"net,,,,{money.june_net},"
+    assert response.text.splitlines()[-1] == f"Net,,,,,,{money.june_net},"
 
 
 def test_months_follow_the_seoul_calendar(client, auth, ctx):
@@ -166,4 +166,4 @@ def test_a_farm_with_a_korean_name_downloads_its_csv_over_http(live_server, ctx)
         disposition, body = response.headers["Content-Disposition"], response.read().decode()
 
     assert "filename*=UTF-8''payouts-%EB%8A%90%EB%A6%85%EA%B3%A8-" in disposition
-    assert body.splitlines()[-1] == f"net,,,,{12_000 - 360 - 2_000 + 60},"
+    assert body.splitlines()[-1] == f"정산액,,,,,,{12_000 - 360 - 2_000 + 60},"

@@ -331,7 +331,7 @@ def test_settling_rewards_again_pays_nothing_more(ctx):
     world = build_chain_world()
     a_to_b_to_c(world)
     order = buy(world.sale, world.c)
-    check_in(sale=world.sale, code=order.pickup_code, by=world.producer.user, now=NOW)
+    check_in(sale=world.sale, code=order.pickup_code, by=world.producer.user, now=world.sale.pickup_starts_at)
 
     for _ in range(3):
         assert services.settle_rewards_of(order=order, now=NOW) == 0
@@ -344,7 +344,7 @@ def test_a_refund_takes_the_rewards_back_in_proportion(ctx):
     world = build_chain_world()
     a_to_b_to_c(world)
     order = buy(world.sale, world.c)
-    check_in(sale=world.sale, code=order.pickup_code, by=world.producer.user, now=NOW)
+    check_in(sale=world.sale, code=order.pickup_code, by=world.producer.user, now=world.sale.pickup_starts_at)
 
     payments.refund(payment_of(order), amount=10_000, reason="반품", by=world.producer.user, now=NOW)
     assert (services.balance_of(world.b), services.balance_of(world.a)) == (667, 333)
@@ -360,7 +360,7 @@ def test_a_reversal_never_takes_credit_below_zero(ctx):
     world = build_chain_world()
     a_to_b_to_c(world)
     order = buy(world.sale, world.c)
-    check_in(sale=world.sale, code=order.pickup_code, by=world.producer.user, now=NOW)
+    check_in(sale=world.sale, code=order.pickup_code, by=world.producer.user, now=world.sale.pickup_starts_at)
     services._move_credit(world.b.id, -1_000, kind="spend", key="spent-elsewhere", now=NOW, strict=True)
     db.session.commit()
 
@@ -388,7 +388,7 @@ def test_a_sale_without_a_reward_records_the_chain_but_pays_nothing(ctx):
     world = build_chain_world(reward_bps=0)
     a_to_b_to_c(world)
     order = buy(world.sale, world.c)
-    check_in(sale=world.sale, code=order.pickup_code, by=world.producer.user, now=NOW)
+    check_in(sale=world.sale, code=order.pickup_code, by=world.producer.user, now=world.sale.pickup_starts_at)
 
     assert services.referral_for(order=order).length == 2
     assert services.balance_of(world.b) == 0
@@ -489,7 +489,7 @@ def test_credit_earned_from_one_producer_is_spent_with_another(ctx):
     world = build_chain_world()
     a_to_b_to_c(world)
     order = buy(world.sale, world.c)
-    check_in(sale=world.sale, code=order.pickup_code, by=world.producer.user, now=NOW)
+    check_in(sale=world.sale, code=order.pickup_code, by=world.producer.user, now=world.sale.pickup_starts_at)
     other = make_producer(make_user("tea@example.com"), farm_name="차밭")
     tea_sale = make_sale(other, [(make_product(other, "녹차"), 3_000, 10, 2)], point=make_point(other))
 

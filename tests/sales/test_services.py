@@ -424,7 +424,8 @@ def test_check_in_by_code_hands_over_and_records_the_pickup_payment(shop, sale, 
 def test_check_in_with_a_dash_in_the_code(shop, sale):
     order = buy(sale, shop.buyer, 1)
 
-    check_in(sale=sale, code=f"{order.pickup_code[:3]}-{order.pickup_code[3:]}", by=shop.producer.user, now=NOW)
+    typed = f"{order.pickup_code[:3]}-{order.pickup_code[3:]}"
+    check_in(sale=sale, code=typed, by=shop.producer.user, now=sale.pickup_starts_at)
 
     assert order.status == "picked_up"
 
@@ -436,16 +437,16 @@ def test_check_in_refuses_wrong_codes_repeats_and_ended_orders(shop, sale):
     elsewhere = buy(make_sale(shop.producer, [(shop.radish, 1, 5, 1)], point=shop.point), shop.buyer)
 
     with refused("No order in this sale has the code XXXXXX."):
-        check_in(sale=sale, code="xxxxxx", by=shop.producer.user, now=NOW)
+        check_in(sale=sale, code="xxxxxx", by=shop.producer.user, now=sale.pickup_starts_at)
     with refused("No order in this sale has the code —."):
-        check_in(sale=sale, code="  ", by=shop.producer.user, now=NOW)
+        check_in(sale=sale, code="  ", by=shop.producer.user, now=sale.pickup_starts_at)
     with refused(f"No order in this sale has the code {elsewhere.pickup_code}."):
-        check_in(sale=sale, code=elsewhere.pickup_code, by=shop.producer.user, now=NOW)
+        check_in(sale=sale, code=elsewhere.pickup_code, by=shop.producer.user, now=sale.pickup_starts_at)
     with refused("This order is Cancelled and cannot be handed over."):
-        check_in(sale=sale, code=cancelled.pickup_code, by=shop.producer.user, now=NOW)
-    check_in(sale=sale, code=order.pickup_code, by=shop.producer.user, now=NOW)
+        check_in(sale=sale, code=cancelled.pickup_code, by=shop.producer.user, now=sale.pickup_starts_at)
+    check_in(sale=sale, code=order.pickup_code, by=shop.producer.user, now=sale.pickup_starts_at)
     with refused("This order was already picked up."):
-        check_in(sale=sale, code=order.pickup_code, by=shop.producer.user, now=NOW + MINUTE)
+        check_in(sale=sale, code=order.pickup_code, by=shop.producer.user, now=sale.pickup_starts_at + MINUTE)
 
     assert ledger_kinds(payment_for(order)) == [("payment", 12_000), ("fee", -360)]
 
@@ -455,7 +456,7 @@ def test_only_the_owner_checks_buyers_in_or_reads_the_roster(shop, sale):
 
     for someone in (shop.other.user, shop.buyer):
         with refused("Only the producer can change this.", NotAllowed):
-            check_in(sale=sale, code=order.pickup_code, by=someone, now=NOW)
+            check_in(sale=sale, code=order.pickup_code, by=someone, now=sale.pickup_starts_at)
         with refused("Only the producer can change this.", NotAllowed):
             roster(sale, by=someone)
     assert order.status == "confirmed"
@@ -490,7 +491,7 @@ def crowd(shop, sale, kimchi, radish) -> dict[str, Order]:
         [("최민수", {kimchi: 1}), ("강지우", {kimchi: 2, radish: 1}), ("나은비", {radish: 3})]
     ):
         orders[name] = buy(sale, make_user(display_name=name), amounts, now=NOW + minute * MINUTE)
-    check_in(sale=sale, code=orders["강지우"].pickup_code, by=shop.producer.user, now=NOW)
+    check_in(sale=sale, code=orders["강지우"].pickup_code, by=shop.producer.user, now=sale.pickup_starts_at)
     return orders
 
 
@@ -509,13 +510,16 @@ def test_the_roster_sorts_by_name_code_status_or_time(shop, sale, crowd, sort):
 
 
 def test_the_roster_csv_has_a_row_per_order_and_a_column_per_product(shop, sale, crowd):
-    rows = list(csv.reader(io.StringIO(roster_csv(sale, roster(sale, by=shop.producer.user, sort="time")))))
+    text = roster_csv(sale, roster(sale, by=shop.producer.user, sort="time"))
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
 
+    seoul = [f"2025-06-02 12:0{minute}" for minute in range(3)]  # NOW is noon in Seoul
     assert rows == [
-        ["pickup_code", "buyer", "status", "payment", "total", "배추김치", "깍두기"],
-        [crowd["최민수"].pickup_code, "최민수", "confirmed", "pickup", "12000", "1", "0"],
-        [crowd["강지우"].pickup_code, "강지우", "picked_up", "pickup", "32000", "2", "1"],
-        [crowd["나은비"].pickup_code, "나은비", "confirmed", "pickup", "24000", "0", "3"],
+        ["Pickup code", "Name", "Phone", "Status", "Payment", "Total", "Ordered at", "배추김치", "깍두기"],
+        [crowd["최민수"].pickup_code, "최민수", "", "Confirmed", "pickup", "12000", seoul[0], "1", "0"],
+        [crowd["강지우"].pickup_code, "강지우", "", "Picked up", "pickup", "32000", seoul[1], "2", "1"],
+        [crowd["나은비"].pickup_code, "나은비", "", "Confirmed", "pickup", "24000", seoul[2], "0", "3"],
     ]
 
 
@@ -560,7 +564,7 @@ def test_a_sale_is_cancelled_once_with_a_reason_and_not_after_pickup(shop, sale)
 
 def test_cancelling_a_sale_leaves_picked_up_orders_and_closes_the_waitlist(shop, sale, kimchi):
     handed = buy(sale, shop.buyer, 2)
-    check_in(sale=sale, code=handed.pickup_code, by=shop.producer.user, now=NOW)
+    check_in(sale=sale, code=handed.pickup_code, by=shop.producer.user, now=sale.pickup_starts_at)
     set_taken(kimchi, 10)
     waiting = join_waitlist(item=kimchi, buyer=shop.second, quantity=1, now=NOW)
 

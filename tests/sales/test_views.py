@@ -248,7 +248,7 @@ def test_an_open_sale_shows_its_items_a_countdown_to_the_close_and_an_order_form
     assert f'<time data-countdown datetime="{closes_at.isoformat()}">' in html
     assert '<script src="/static/js/countdown.js" defer></script>' in html
     assert "10 of 10 left · up to 2 per person" in html
-    assert f'name="qty-{sale.kimchi}"' in html and '<button type="submit">Order</button>' in html
+    assert f'name="qty-{sale.kimchi}"' in html and '<button type="submit">Review my order</button>' in html
 
 
 def test_an_upcoming_sale_counts_down_to_its_opening_without_an_order_button(app, client, farm):
@@ -526,7 +526,18 @@ def ordered(app, farm, sale) -> dict[str, SimpleNamespace]:
         return {name: SimpleNamespace(id=order.id, pickup_code=order.pickup_code) for name, order in orders.items()}
 
 
+def pickup_under_way(app, sale) -> None:
+    """Move the sale's windows so that its pickup has started (check-in opens with the pickup)."""
+    now = utcnow()
+    with app.app_context():
+        row = db.session.get(Sale, sale.id)
+        row.opens_at, row.closes_at = now - 4 * HOUR, now - 2 * HOUR
+        row.pickup_starts_at, row.pickup_ends_at = now - HOUR, now + HOUR
+        db.session.commit()
+
+
 def test_check_in_by_code_hands_over_and_marks_the_payment_paid(app, client, auth, sale, ordered):
+    pickup_under_way(app, sale)
     auth.login("owner@example.com")
     code = ordered["이하나"].pickup_code
 
@@ -543,7 +554,8 @@ def test_check_in_by_code_hands_over_and_marks_the_payment_paid(app, client, aut
     assert "This order was already picked up." in page(again)
 
 
-def test_a_wrong_code_is_shown_on_the_check_in_form(client, auth, sale, ordered):
+def test_a_wrong_code_is_shown_on_the_check_in_form(app, client, auth, sale, ordered):
+    pickup_under_way(app, sale)
     auth.login("owner@example.com")
 
     response = client.post(f"{sale.url}/roster", data={"code": "zzz-999"})
@@ -565,7 +577,8 @@ def test_the_order_qr_code_opens_the_roster_with_the_code_filled_in(client, auth
     ("sort", "first"),
     [("name", "박두리"), ("time", "이하나"), ("status", "박두리")],
 )
-def test_the_roster_sorts_and_prints_every_order(client, auth, sale, ordered, sort, first):
+def test_the_roster_sorts_and_prints_every_order(app, client, auth, sale, ordered, sort, first):
+    pickup_under_way(app, sale)
     auth.login("owner@example.com")
     client.post(f"{sale.url}/roster", data={"code": ordered["이하나"].pickup_code})
 
@@ -582,11 +595,11 @@ def test_the_roster_csv_has_every_order(client, auth, sale, ordered):
     response = client.get(f"{sale.url}/roster.csv?sort=time")
 
     assert response.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows == [
-        ["pickup_code", "buyer", "status", "payment", "total", "배추김치", "깍두기"],
-        [ordered["이하나"].pickup_code, "이하나", "confirmed", "pickup", "24000", "2", "0"],
-        [ordered["박두리"].pickup_code, "박두리", "confirmed", "pickup", "12000", "1", "0"],
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).removeprefix("\ufeff"))))
+    assert [row[:6] + row[7:] for row in rows] == [
+        ["Pickup code", "Name", "Phone", "Status", "Payment", "Total", "배추김치", "깍두기"],
+        [ordered["이하나"].pickup_code, "이하나", "", "Confirmed", "pickup", "24000", "2", "0"],
+        [ordered["박두리"].pickup_code, "박두리", "", "Confirmed", "pickup", "12000", "1", "0"],
     ]
 
 
@@ -653,7 +666,7 @@ def test_a_buyer_joins_the_waitlist_of_a_sold_out_item_and_claims_freed_stock(ap
     offer = page(client.get(sold_out.url))  # every unit is held for this buyer: sold out to anyone else
     assert "Sold out" in offer and "2 are held for you until" in offer
     assert f'name="qty-{sold_out.kimchi}"' in offer
-    assert '<button type="submit">Order</button>' in offer
+    assert '<button type="submit">Review my order</button>' in offer
     claimed = client.post(
         f"{sold_out.url}/order",
         data={f"qty-{sold_out.kimchi}": "2", "checkout_key": "claim", "payment_method": "pickup"},
