@@ -42,10 +42,10 @@ def cow_group_buy(world, *, now, number: str = COW):
 def test_every_row_of_the_allocation_csv_carries_the_animals_number(world):
     group_buy = cow_group_buy(world, now=utcnow() - 11 * DAY)
 
-    rows = list(csv.DictReader(io.StringIO(allocation_csv(group_buy, allocation(group_buy, by=world.producer.user)))))
+    rows = list(csv.DictReader(io.StringIO(allocation_csv(group_buy, allocation(group_buy, by=world.producer.user)).lstrip("\ufeff"))))
 
     assert len(rows) == 2
-    assert [row["trace_number"] for row in rows] == [COW, COW]
+    assert [row["Traceability number"] for row in rows] == [COW, COW]
 
 
 def test_the_csv_names_the_traceability_column_even_for_a_field(world):
@@ -53,7 +53,7 @@ def test_the_csv_names_the_traceability_column_even_for_a_field(world):
 
     header = allocation_csv(group_buy, []).splitlines()[0]
 
-    assert header.endswith(",trace_number")
+    assert header.endswith(",Traceability number")
 
 
 @pytest.fixture
