@@ -149,7 +149,8 @@ def test_planning_a_deal_from_the_page_with_clear_refusals(client, auth, world, 
             "deadline_time": "14:00", "price": "9900", "item": "사과 2 kg", "min_coupons": "20", "cap": "10",
             "per_buyer": "2", "redeem_days": "0"}  # fmt: skip
     refused = client.post(f"/stalls/{world['fish']}/deals/new", data=form)
-    assert refused.status_code == 422 and "The minimum to tip cannot be above the cap." in refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "The minimum to tip cannot be above the cap." in refused.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Deal)) == 2
     saved = client.post(f"/stalls/{world['fish']}/deals/new", data={**form, "min_coupons": "5"})
