@@ -16,6 +16,8 @@ from farmstore.stories.models import StoryPhoto, StoryPost, Subject
 
 MAX_TERMS = 5
 MAX_TERM_LENGTH = 40
+# Words that mean the market deals (farmstore.deals), in both languages.
+DEAL_WORDS = ("딜", "쿠폰", "시장", "deal", "coupon", "market")
 
 
 @dataclass
@@ -26,11 +28,12 @@ class Results:
     producers: list = field(default_factory=list)
     products: list = field(default_factory=list)
     posts: list = field(default_factory=list)
+    deals: bool = False  # the query asks for market deals or coupons: the page links /deals
 
     @property
     def empty(self) -> bool:
         """True when nothing at all matched."""
-        return not (self.producers or self.products or self.posts)
+        return not (self.producers or self.products or self.posts or self.deals)
 
 
 def terms_of(query: str) -> list[str]:
@@ -50,6 +53,7 @@ def search(query: str, *, limit: int = 20) -> Results:
     terms = terms_of(query)
     if not terms:
         return results
+    results.deals = any(word in query.lower() for word in DEAL_WORDS)
     results.producers = list(
         db.session.scalars(
             select(Producer)

@@ -168,3 +168,9 @@ def test_setting_up_a_stall(client, auth, world, app):
                                                                  "closes_at": "19:00"})  # fmt: skip
     assert saved.status_code == 302
     assert client.get(f"/stalls/{world['fish']}/edit").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["오늘의 딜", "쿠폰", "market deal"])
+def test_searching_for_deals_or_coupons_finds_the_deals_page(client, world, query):
+    page = client.get("/search", query_string={"q": query}).get_data(as_text=True)
+    assert 'href="/deals"' in page
