@@ -315,3 +315,25 @@ def test_unpaid_coupons_just_expire(app, world):
     assert services.settle_expired_coupons(now=at(TOMORROW, 18)) == 1
     assert [c.outcome for c in _coupons()] == ["unpaid"]
     assert balance_of(world.buyer) == 0
+
+
+def test_the_markets_evangelist_sets_up_stalls_and_plans_deals(world):
+    from farmstore.evangelists.services import apply_to_adopt, approve_adoption
+
+    evangelist = world.second
+    adoption = apply_to_adopt(user=evangelist, village_id=world.market.id, motivation="상인분들을 돕고 싶어요.", now=NOW)
+    approve_adoption(adoption, operator=world.operator, now=NOW)
+    services.save_stall(
+        producer=world.fruit, by=evangelist, number="나-4", location="", opens_at=time(8), closes_at=time(20), now=NOW
+    )
+    deal = services.create_deal(
+        producer=world.fruit, by=evangelist, title="사과", day=TOMORROW, drop_time=time(10), deadline_time=time(14),
+        price=9_900, face_value=None, item="사과 2 kg", min_coupons=1, cap=5, per_buyer=1, redeem_days=1, now=NOW,
+    )  # fmt: skip
+    assert deal.created_by_id == evangelist.id and services.stall_of(world.fruit).number == "나-4"
+    with pytest.raises(NotAllowed):  # taking coupons stays the stall's own business
+        services.redeem(producer=world.fruit, code="ABCD2345", by=evangelist, now=NOW)
+    with pytest.raises(NotAllowed):  # and the evangelist helps only their own market
+        services.save_stall(
+            producer=world.farm, by=evangelist, number="1", location="", opens_at=time(8), closes_at=time(9), now=NOW
+        )
