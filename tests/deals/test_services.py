@@ -321,7 +321,7 @@ def test_the_markets_evangelist_sets_up_stalls_and_plans_deals(world):
     from farmstore.evangelists.services import apply_to_adopt, approve_adoption
 
     evangelist = world.second
-    adoption = apply_to_adopt(user=evangelist, village_id=world.market.id, motivation="상인분들을 돕고 싶어요.", now=NOW)
+    adoption = apply_to_adopt(user=evangelist, village_id=world.market.id, motivation="돕고 싶어요.", now=NOW)
     approve_adoption(adoption, operator=world.operator, now=NOW)
     services.save_stall(
         producer=world.fruit, by=evangelist, number="나-4", location="", opens_at=time(8), closes_at=time(20), now=NOW
