@@ -56,6 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from farmstore import models  # noqa: F401  (every model registered with the metadata)
     from farmstore.accounts.views import bp as accounts_bp
     from farmstore.catalog.views import bp as catalog_bp
+    from farmstore.deals.views import bp as deals_bp
     from farmstore.evangelists.draft_views import bp as drafts_bp
     from farmstore.evangelists.views import bp as evangelists_bp
     from farmstore.groupbuys.views import bp as groupbuys_bp
@@ -80,6 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         evangelists_bp,
         drafts_bp,
         inquiries_bp,
+        deals_bp,
     ):
         app.register_blueprint(blueprint)
 

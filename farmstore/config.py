@@ -67,6 +67,8 @@ def load_settings(instance_path: Path) -> dict:
         database_url = f"sqlite:///{instance_path / 'farmstore.db'}"
 
     redis_url = os.environ.get("REDIS_URL") or None
+    if os.environ.get("DEAL_UNREDEEMED_POLICY", "stall") not in ("stall", "refund"):
+        raise ConfigError("DEAL_UNREDEEMED_POLICY must be 'stall' or 'refund'.")
     smtp_host = os.environ.get("SMTP_HOST") or None
 
     return {
@@ -123,6 +125,11 @@ def load_settings(instance_path: Path) -> dict:
         "REWARD_MAX_BPS": int(os.environ.get("REWARD_MAX_BPS", "2000")),
         # How long a group-buy pledge whose card was declined keeps its units while the buyer pays.
         "GROUP_BUY_GRACE_HOURS": int(os.environ.get("GROUP_BUY_GRACE_HOURS", "48")),
+        # Market deals: coupons are valid at most this many days after the deal's day, and what
+        # happens to the money of a coupon nobody redeemed: "stall" (paid to the stall) or
+        # "refund" (given back to the buyer as store credit).
+        "DEAL_MAX_REDEEM_DAYS": int(os.environ.get("DEAL_MAX_REDEEM_DAYS", "14")),
+        "DEAL_UNREDEEMED_POLICY": os.environ.get("DEAL_UNREDEEMED_POLICY", "stall"),
         # How long an evangelist's invitation for a new producer stays usable.
         "INVITATION_VALID_DAYS": int(os.environ.get("INVITATION_VALID_DAYS", "14")),
         # Locale, time and money.

@@ -381,6 +381,9 @@ def seed(*, now: datetime) -> dict[str, int]:
     if not db.session.scalar(select(func.count()).select_from(ShareLink)):
         _seed_referrals(now)
     seed_evangelists(village=village, operator=operator, now=now)
+    from farmstore.deals.demo import seed_deals
+
+    seed_deals(now=now)
     from farmstore.evangelists.drafts import Draft
     from farmstore.inquiries.models import Question
 

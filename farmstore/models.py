@@ -2,6 +2,7 @@
 
 from farmstore.accounts.models import User
 from farmstore.catalog.models import Product, ProductPhoto, product_subjects
+from farmstore.deals.models import Coupon, Deal, Stall
 from farmstore.evangelists.drafts import Draft
 from farmstore.evangelists.models import Adoption, AuditEntry, Helper, Invitation, PublishGrant, Verification
 from farmstore.groupbuys.models import GroupBuy, Pledge
@@ -32,8 +33,10 @@ __all__ = [
     "AuditEntry",
     "ChainEntry",
     "Claim",
+    "Coupon",
     "CreditAccount",
     "CreditEntry",
+    "Deal",
     "Draft",
     "Endorsement",
     "Follow",
@@ -59,6 +62,7 @@ __all__ = [
     "Sale",
     "SaleItem",
     "ShareLink",
+    "Stall",
     "StoryPhoto",
     "StoryPost",
     "StripeCustomer",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from farmstore.deals import services as deals
 from farmstore.groupbuys import services as groupbuys
 from farmstore.inquiries.services import escalate_unanswered, remind_unanswered
 from farmstore.notifications.services import deliver_due_messages
@@ -15,7 +16,10 @@ from farmstore.payments.stripe_flow import cancel_abandoned_card_setups, reconci
 from farmstore.sales import services as sales
 
 JOBS: list[tuple[str, Callable[..., object]]] = [
+    ("deal_drops", deals.drop_due_deals),
     ("group_buy_settlement", groupbuys.settle_due_group_buys),
+    ("deal_coupons", deals.issue_coupons),
+    ("deal_unredeemed_coupons", deals.settle_expired_coupons),
     ("group_buy_card_release", groupbuys.release_cards),
     ("group_buy_unpaid_pledges", groupbuys.free_unpaid_pledges),
     ("group_buy_waitlist_offers", groupbuys.lapse_waitlist_offers),

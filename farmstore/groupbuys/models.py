@@ -65,7 +65,8 @@ class GroupBuy(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     producer_id: Mapped[int] = mapped_column(ForeignKey("producers.id", ondelete="CASCADE"), index=True)
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    # None for the group-buy behind a market deal (farmstore.deals), which sells coupons of a stall.
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subjects.id"), index=True)
     title: Mapped[str] = mapped_column(String(120))
     story: Mapped[str] = mapped_column(Text, default="")
     unit_label: Mapped[str] = mapped_column(String(80))
@@ -97,7 +98,7 @@ class GroupBuy(db.Model):
     grams_per_unit: Mapped[int | None] = mapped_column(Integer)
 
     producer: Mapped[Producer] = relationship()
-    subject: Mapped[Subject] = relationship()
+    subject: Mapped[Subject | None] = relationship()
     pickup_point: Mapped[PickupPoint | None] = relationship()
     written_with: Mapped[User | None] = relationship(
         primaryjoin="foreign(GroupBuy.written_with_id) == User.id", viewonly=True

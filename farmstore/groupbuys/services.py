@@ -705,7 +705,7 @@ def open_group_buys(
     """Group-buys taking pledges, closest to the deadline first."""
     query = (
         select(GroupBuy)
-        .where(GroupBuy.status == "open", GroupBuy.deadline > now)
+        .where(GroupBuy.status == "open", GroupBuy.deadline > now, GroupBuy.subject_id.is_not(None))  # not deals
         .options(selectinload(GroupBuy.producer), selectinload(GroupBuy.subject).selectinload(Subject.cover_photo))
     )
     if producer_ids is not None:

@@ -68,6 +68,13 @@ def progress(group_buy_id: int):
 def show(group_buy_id: int):
     """Progress, the plan, and the pledge form (or the buyer's pledge)."""
     group_buy = found(services.get_group_buy, group_buy_id)
+    if group_buy.subject_id is None:  # the coupons of a market deal: its page is the deal's
+        from farmstore.deals.services import deal_of_group_buy
+
+        deal = deal_of_group_buy(group_buy.id)
+        if deal is None:
+            abort(404)
+        return redirect(url_for("deals.show", deal_id=deal.id))
     mine = services.latest_pledge_of(group_buy, current_user) if current_user.is_authenticated else None
     holding = mine is not None and mine.status in HOLDING_PLEDGE_STATUSES
     form = _payment_choices(

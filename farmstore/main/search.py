@@ -19,6 +19,8 @@ from farmstore.trace import is_animal_number, is_lot_number, normalise
 
 MAX_TERMS = 5
 MAX_TERM_LENGTH = 40
+# Words that mean the market deals (farmstore.deals), in both languages.
+DEAL_WORDS = ("딜", "쿠폰", "시장", "deal", "coupon", "market")
 
 
 @dataclass
@@ -31,11 +33,12 @@ class Results:
     posts: list = field(default_factory=list)
     subjects: list = field(default_factory=list)
     trace_number: str = ""
+    deals: bool = False  # the query asks for market deals or coupons: the page links /deals
 
     @property
     def empty(self) -> bool:
         """True when nothing at all matched."""
-        return not (self.producers or self.products or self.posts or self.subjects)
+        return not (self.producers or self.products or self.posts or self.subjects or self.deals)
 
 
 def trace_number_of(query: str) -> str:
@@ -97,6 +100,7 @@ def search(query: str, *, limit: int = 20) -> Results:
     terms = terms_of(query)
     if not terms:
         return results
+    results.deals = any(word in query.lower() for word in DEAL_WORDS)
     results.producers = list(
         db.session.scalars(
             select(Producer)

@@ -20,7 +20,7 @@ from farmstore.errors import DomainError, NotAllowed
 from farmstore.extensions import db
 from farmstore.i18n import format_money
 from farmstore.payments.models import LedgerEntry, Payment, Refund
-from farmstore.payments.providers import provider_for
+from farmstore.payments.providers import PROVIDERS, provider_for
 from farmstore.payments.signals import payment_succeeded, refund_completed
 from farmstore.producers.models import Producer
 
@@ -137,10 +137,13 @@ def cancel_unpaid(payment: Payment, *, now: datetime) -> None:
     db.session.refresh(payment)
 
 
-def refund(payment: Payment, *, amount: int, reason: str, by, now: datetime, automatic: bool = False) -> Refund:
+def refund(
+    payment: Payment, *, amount: int, reason: str, by, now: datetime, automatic: bool = False, to_credit: bool = False
+) -> Refund:
     """Give back `amount` of a succeeded payment, recorded with who and why. The total refunded
     never exceeds what was paid, even when two refunds race. `automatic` refunds (a cancelled
-    sale) skip the permission check."""
+    sale) skip the permission check. `to_credit` gives the money back as the buyer's store
+    credit whatever the payment was made with (an unused market coupon)."""
     if not automatic and not _may_manage(payment, by):
         raise NotAllowed(_l("Only the producer or an operator can refund."))
     reason = (reason or "").strip()
@@ -168,7 +171,7 @@ def refund(payment: Payment, *, amount: int, reason: str, by, now: datetime, aut
     record = Refund(payment=payment, amount=amount, reason=reason[:300], by_id=by.id if by else None, created_at=now)
     db.session.add(record)
     db.session.flush()
-    provider = provider_for(payment)
+    provider = PROVIDERS["credit"] if to_credit else provider_for(payment)
     if provider.remote:
         db.session.commit()  # the refund row exists before the provider is asked, so a crash can be reconciled
     provider.send_refund(record)

@@ -1,7 +1,7 @@
 """phone-grade shop: a buyer's phone number on the account
 
 Revision ID: c13a4f0e2b71
-Revises: 8a369f381025
+Revises: c4d1e2f3a516
 Create Date: 2026-12-04 21:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c13a4f0e2b71'
-down_revision = '8a369f381025'
+down_revision = 'c4d1e2f3a516'
 branch_labels = None
 depends_on = None
 
