@@ -42,7 +42,8 @@ def cow_group_buy(world, *, now, number: str = COW):
 def test_every_row_of_the_allocation_csv_carries_the_animals_number(world):
     group_buy = cow_group_buy(world, now=utcnow() - 11 * DAY)
 
-    rows = list(csv.DictReader(io.StringIO(allocation_csv(group_buy, allocation(group_buy, by=world.producer.user)).lstrip("\ufeff"))))
+    sheet = allocation_csv(group_buy, allocation(group_buy, by=world.producer.user)).lstrip("\ufeff")
+    rows = list(csv.DictReader(io.StringIO(sheet)))
 
     assert len(rows) == 2
     assert [row["Traceability number"] for row in rows] == [COW, COW]
