@@ -201,6 +201,22 @@ def _complete_refund(record: Refund, *, refunded_before: int, now: datetime) -> 
     refund_completed.send(current_app._get_current_object(), refund=record, now=now)
 
 
+def _fail_refund(record: Refund) -> None:
+    """The provider refused a refund: mark it failed and make its amount refundable again (caller
+    commits)."""
+    if db.session.execute(
+        update(Refund).where(Refund.id == record.id, Refund.status == "pending").values(status="failed")
+    ).rowcount:
+        db.session.execute(
+            update(Payment)
+            .where(Payment.id == record.payment_id)
+            .values(refunded_amount=Payment.refunded_amount - record.amount)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.refresh(record)
+    db.session.refresh(record.payment)
+
+
 def ledger_reward(payment_id: int, *, amount: int, key: str, now: datetime) -> None:
     """Recommendation rewards the producer pays (`amount` > 0) or gets back (< 0) for the purchase
     `payment_id` paid for (caller commits)."""

@@ -328,21 +328,6 @@ def _refund_metadata(record: Refund) -> dict[str, str]:
     return {"refund_id": str(record.id), "payment_id": str(record.payment_id)}
 
 
-def _fail_refund(record: Refund) -> None:
-    """Stripe refused a refund: mark it failed and make its amount refundable again."""
-    if db.session.execute(
-        update(Refund).where(Refund.id == record.id, Refund.status == "pending").values(status="failed")
-    ).rowcount:
-        db.session.execute(
-            update(Payment)
-            .where(Payment.id == record.payment_id)
-            .values(refunded_amount=Payment.refunded_amount - record.amount)
-            .execution_options(synchronize_session=False)
-        )
-    db.session.refresh(record)
-    db.session.refresh(record.payment)
-
-
 def send_refund(record: Refund) -> dict:
     """Ask Stripe to give back a refund's amount (the Refund row is already committed as
     pending). The idempotency key and the refund id in Stripe's metadata are how a retry, or
@@ -358,7 +343,7 @@ def send_refund(record: Refund) -> dict:
     except GatewayError as error:
         if error.retryable:
             raise DomainError(REFUND_LATER) from error
-        _fail_refund(record)
+        services._fail_refund(record)
         db.session.commit()
         raise DomainError(
             _l("The card payment service refused the refund: %(reason)s", reason=error.message)
@@ -375,7 +360,7 @@ def _refunded_before(record: Refund) -> int:
 def _finish_refund(record: Refund, stripe_refund: dict, *, now: datetime) -> None:
     """Complete a pending refund from Stripe's record of it, once (caller commits)."""
     if stripe_refund["status"] in ("failed", "canceled"):
-        _fail_refund(record)
+        services._fail_refund(record)
         return
     if stripe_refund["status"] != "succeeded":
         return  # still pending at Stripe: charge.refunded or the next tick finishes it
