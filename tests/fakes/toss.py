@@ -25,11 +25,14 @@ account at Toss would. `state()` gives the tests Toss's own view of what happene
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
 import secrets
 import threading
+import time
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -121,6 +124,9 @@ class FakeToss:
             self.requests: list[tuple[str, str]] = []
             self.failures: list[int] = []  # HTTP statuses the next API calls answer with
             self.drop_after: set[str] = set()  # paths whose effect happens but whose answer is lost
+            self.webhook_url: str | None = None  # where PAYMENT_STATUS_CHANGED is sent, as Toss does
+            self.answer_delay = 0.0  # seconds between doing a call's work and answering it
+            self.webhooks_sent: list[str] = []
 
     # ---------------------------------------------------------------- test hooks (the browser's side)
 
@@ -243,7 +249,26 @@ class FakeToss:
             raise TossError(400, "INVALID_REQUEST", "결제 금액 또는 주문번호가 결제 요청과 일치하지 않습니다.")
         payment.status, payment.balance, payment.approved_at = "DONE", payment.amount, _now()
         payment.last_transaction_key = secrets.token_hex(16).upper()
+        self._notify(payment)
         return payment.as_json()
+
+    def _notify(self, payment: _Payment) -> None:
+        """Send PAYMENT_STATUS_CHANGED to the registered webhook URL from another thread, the way
+        Toss posts it independently of the API call's answer (unsigned, with the Payment object)."""
+        if not self.webhook_url:
+            return
+        body = json.dumps({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": _now(), "data": payment.as_json()})
+        url = self.webhook_url
+
+        def post() -> None:
+            request = urllib.request.Request(  # noqa: S310 (a loopback test server)
+                url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
+            )
+            with contextlib.suppress(OSError):  # Toss would retry later; the tests look at what arrived
+                urllib.request.urlopen(request, timeout=30).close()  # noqa: S310
+            self.webhooks_sent.append(payment.payment_key)
+
+        threading.Thread(target=post, daemon=True).start()
 
     def _cancel(self, payment: _Payment, body: dict) -> dict:
         _require(body, "cancelReason")
@@ -267,6 +292,7 @@ class FakeToss:
                 "refundableAmount": payment.balance,
             }
         )
+        self._notify(payment)
         return payment.as_json()
 
     def _issue_billing_key(self, body: dict) -> dict:
@@ -335,6 +361,8 @@ def _handler(toss: FakeToss):
                     status, answer = toss.handle(self.command, self.path.split("?")[0], self.headers, body)
                 except TossError as error:
                     status, answer = error.status, {"code": error.code, "message": error.message}
+            if toss.answer_delay:
+                time.sleep(toss.answer_delay)
             if self.path in toss.drop_after:  # Toss did it, but its answer never reaches us
                 self.close_connection = True
                 self.connection.shutdown(2)

@@ -79,3 +79,21 @@ def success_url(order: Order, payment: Payment, payment_key: str, *, amount: int
         f"/orders/{order.id}/pay/toss/success?paymentKey={payment_key}&orderId={toss_flow.order_id(payment)}"
         f"&amount={payment.amount if amount is None else amount}&paymentType=NORMAL"
     )
+
+
+def paid_toss_order(toss: FakeToss, sale: Sale, buyer, *, now: datetime, quantity: int = 2) -> tuple[Order, str]:
+    """A Toss order the buyer paid in the widget and our server confirmed. Returns it and the
+    paymentKey."""
+    order = toss_order(sale, buyer, now=now, quantity=quantity)
+    payment = payment_for(order.id)
+    key = pay_in_widget(toss, payment)
+    toss_flow.confirm(
+        payment, payment_key=key, toss_order_id=toss_flow.order_id(payment), amount=payment.amount, now=now
+    )
+    return order, key
+
+
+def status_changed(payment_key: str, **data) -> dict:
+    """A PAYMENT_STATUS_CHANGED body as Toss posts it (unsigned: its `data` is only a hint)."""
+    return {"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-12-04T21:00:00+09:00",
+            "data": {"paymentKey": payment_key, **data}}  # fmt: skip
