@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from flask import Response, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -29,14 +29,22 @@ PAY_PAGE_CSP = (
 )
 # Toss's widget script comes from js.tosspayments.com and shows its payment methods and agreement
 # in frames from *.tosspayments.com; easy-pay sign-in happens in those frames too. This page alone
-# allows Toss (https://docs.tosspayments.com/guides/v2/payment-widget/integration).
+# allows Toss (https://docs.tosspayments.com/guides/v2/payment-widget/integration), and the host of
+# TOSS_SCRIPT_URL when it is another one (a local stand-in in tests).
 TOSS_PAGE_CSP = (
     "default-src 'self'; img-src 'self' data: https://*.tosspayments.com https://static.toss.im; "
-    "style-src 'self'; script-src 'self' https://js.tosspayments.com; "
+    "style-src 'self'; script-src 'self' https://js.tosspayments.com{script_host}; "
     "frame-src https://*.tosspayments.com https://*.toss.im; "
     "connect-src 'self' https://*.tosspayments.com; "
     "form-action 'self' https://*.tosspayments.com; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )
+
+
+def toss_page_csp(script_url: str) -> str:
+    """The Toss page's Content-Security-Policy for the configured widget script."""
+    parts = urlsplit(script_url)
+    host = f"{parts.scheme}://{parts.netloc}"
+    return TOSS_PAGE_CSP.format(script_host="" if host == "https://js.tosspayments.com" else f" {host}")
 
 
 def _month_bounds() -> tuple[str, datetime, datetime]:
@@ -161,20 +169,19 @@ def _buyers_reserved_order(order_id: int):
     return order, payment
 
 
-def _toss_pay_page(order, payment, *, error: str | None = None, status: int = 200):
+def _toss_pay_page(order, payment):
     """The Toss payment widget for a reserved order: amount and order id from our database."""
     config = current_app.config
     response = make_response(
         render_template(
-            "payments/pay_toss.html", order=order, payment=payment, error=error,
+            "payments/pay_toss.html", order=order, payment=payment,
             client_key=config["TOSS_CLIENT_KEY"], script_url=config["TOSS_SCRIPT_URL"],
             toss_order_id=toss_flow.order_id(payment), order_name=toss_flow.order_name(order),
             success_url=external_url("payments.toss_success", order_id=order.id),
             fail_url=external_url("payments.toss_fail", order_id=order.id),
-        ),
-        status,
+        )
     )  # fmt: skip
-    response.headers["Content-Security-Policy"] = TOSS_PAGE_CSP
+    response.headers["Content-Security-Policy"] = toss_page_csp(config["TOSS_SCRIPT_URL"])
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -205,7 +212,7 @@ def toss_fail(order_id: int):
 
 def _toss_failed(order, message: str):
     """Say what happened; the buyer may try again while the order still holds the items."""
-    return render_template("payments/toss_failed.html", order=order, message=message), 402
+    return render_template("payments/toss_failed.html", order=order, message=message)
 
 
 @bp.post("/payments/toss/webhook")

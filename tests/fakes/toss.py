@@ -36,6 +36,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode
 
 KST = timezone(timedelta(hours=9))
 TEST_SECRET_KEY = "test_sk_farmstore_fake"
@@ -340,6 +341,35 @@ def _require(body: dict, *names: str) -> None:
         raise TossError(400, "INVALID_REQUEST", "amount는 정수여야 합니다.")
 
 
+# A stand-in for https://js.tosspayments.com/v2/standard with the calls our page makes (SDK v2
+# widgets): it draws a placeholder and "pays" by sending the browser to this server's /_widget.
+_WIDGET_SCRIPT = """
+(function () {
+  var base = document.currentScript.src.replace(/\\/v2\\/standard$/, "");
+  window.TossPayments = function () {
+    return { widgets: function () {
+      var amount = null;
+      return {
+        setAmount: function (value) { amount = value; return Promise.resolve(); },
+        renderPaymentMethods: function (o) {
+          document.querySelector(o.selector).textContent = "[Toss: 카드 · 카카오페이 · 네이버페이 · 토스페이]";
+          return Promise.resolve();
+        },
+        renderAgreement: function () { return Promise.resolve(); },
+        requestPayment: function (p) {
+          var query = new URLSearchParams({ orderId: p.orderId, amount: amount.value, successUrl: p.successUrl,
+                                            failUrl: p.failUrl, code: window.__tossFailCode || "" });
+          window.location.href = base + "/_widget?" + query.toString();
+          return new Promise(function () {});
+        }
+      };
+    } };
+  };
+  window.TossPayments.ANONYMOUS = "@@ANONYMOUS";
+})();
+"""
+
+
 def _handler(toss: FakeToss):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -348,6 +378,10 @@ def _handler(toss: FakeToss):
             pass
 
         def _serve(self) -> None:
+            if self.command == "GET" and self.path == "/v2/standard":
+                return self._send(200, _WIDGET_SCRIPT.encode(), "text/javascript; charset=utf-8")
+            if self.command == "GET" and self.path.startswith("/_widget?"):
+                return self._widget(parse_qs(self.path.split("?", 1)[1]))
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             try:
@@ -367,12 +401,41 @@ def _handler(toss: FakeToss):
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
-            payload = json.dumps(answer, ensure_ascii=False).encode()
+            self._send(status, json.dumps(answer, ensure_ascii=False).encode(), "application/json; charset=utf-8")
+
+        def _send(self, status: int, payload: bytes, content_type: str, location: str | None = None) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
+            if location:
+                self.send_header("Location", location)
             self.end_headers()
             self.wfile.write(payload)
+
+        def _widget(self, query: dict) -> None:
+            """The browser's side of the widget: the buyer pays (or stops), and Toss redirects to
+            our success URL with paymentKey, orderId and amount (or to the fail URL with a code)."""
+            order_id, amount = query["orderId"][0], int(query["amount"][0])
+            if query.get("code"):
+                target = (
+                    query["failUrl"][0]
+                    + "?"
+                    + urlencode(
+                        {
+                            "code": query["code"][0],
+                            "message": "사용자에 의해 결제가 취소되었습니다.",
+                            "orderId": order_id,
+                        }
+                    )
+                )
+            else:
+                key = toss.widget_payment(order_id=order_id, amount=amount)
+                target = (
+                    query["successUrl"][0]
+                    + "?"
+                    + urlencode({"paymentKey": key, "orderId": order_id, "amount": amount, "paymentType": "NORMAL"})
+                )
+            self._send(302, b"", "text/plain", location=target)
 
         do_GET = do_POST = do_DELETE = _serve
 
@@ -390,10 +453,14 @@ class TossServer:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def start(self) -> TossServer:
-        self.thread.start()
+        """Serve (once: fixtures in several test folders may ask)."""
+        if not self.thread.is_alive():
+            self.thread.start()
         return self
 
     def stop(self) -> None:
+        if not self.thread.is_alive():
+            return
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
