@@ -136,6 +136,16 @@ class StripeCustomer(db.Model):
     customer_id: Mapped[str] = mapped_column(String(255), unique=True)
 
 
+class TossCustomer(db.Model):
+    """The random customerKey Toss knows an account by: billing keys are issued to it and charged
+    with it (Toss asks for an unguessable value, never an email or a user id)."""
+
+    __tablename__ = "toss_customers"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    customer_key: Mapped[str] = mapped_column(String(64), unique=True)
+
+
 class SavedCard(db.Model):
     """A card a buyer saves for a later off-session charge (a group-buy pledge), through a Stripe
     SetupIntent on their Customer. The row exists before Stripe is asked (its id is the

@@ -24,6 +24,7 @@ from farmstore.extensions import db
 from farmstore.payments import services
 from farmstore.payments import stripe_gateway as gateway
 from farmstore.payments.models import Payment, Refund, SavedCard, StripeCustomer, WebhookEvent
+from farmstore.payments.services import _fail_attempt as _fail
 from farmstore.payments.signals import payment_failed
 from farmstore.payments.stripe_gateway import CardDeclined, GatewayError
 
@@ -142,22 +143,6 @@ def _collect(payment: Payment, intent: dict, *, now: datetime) -> None:
         services._succeed(payment, now=now)
     except DomainError:
         current_app.logger.error("PaymentIntent %s succeeded but payment %s was canceled", intent["id"], payment.id)
-
-
-def _fail(payment: Payment, *, message: str, now: datetime) -> bool:
-    """A pending card payment failed (declined, not authenticated). The next attempt gets a new
-    idempotency key: Stripe would replay this failure for the old one. Sends `payment_failed`
-    once; the caller commits."""
-    changed = db.session.execute(
-        update(Payment)
-        .where(Payment.id == payment.id, Payment.status == "pending")
-        .values(status="failed", failure_message=message[:300], attempt=Payment.attempt + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.refresh(payment)
-    if changed:
-        payment_failed.send(current_app._get_current_object(), payment=payment, now=now)
-    return bool(changed)
 
 
 def _cancel(payment: Payment, *, now: datetime) -> None:

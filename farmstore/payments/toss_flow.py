@@ -12,6 +12,7 @@ giving the money back twice.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -23,7 +24,7 @@ from farmstore.errors import DomainError
 from farmstore.extensions import db
 from farmstore.payments import services
 from farmstore.payments import toss_gateway as gateway
-from farmstore.payments.models import Payment, Refund, WebhookEvent
+from farmstore.payments.models import Payment, Refund, TossCustomer, WebhookEvent
 from farmstore.payments.toss_gateway import TossDeclined, TossError
 
 # The tick asks Toss about a payment still pending after this long: the buyer who finished the
@@ -330,3 +331,119 @@ def send_refund(record: Refund) -> None:
             _l("The card payment service refused the refund: %(reason)s", reason=error.message)
         ) from error
     record.toss_transaction_key = toss["cancels"][-1]["transactionKey"]
+
+
+# ---------------------------------------------------------------- billing keys (group-buy pledges)
+
+
+def customer_key(user) -> str:
+    """The random customerKey Toss knows `user` by, made on first use (commits)."""
+    row = db.session.get(TossCustomer, user.id)
+    if row is not None:
+        return row.customer_key
+    db.session.add(TossCustomer(user_id=user.id, customer_key=f"fs-{secrets.token_urlsafe(24)}"))
+    try:
+        db.session.commit()
+    except IntegrityError:  # a simultaneous first use made theirs first
+        db.session.rollback()
+    return db.session.get(TossCustomer, user.id).customer_key
+
+
+def issue_billing_key(user, *, auth_key: str, toss_customer_key: str) -> str:
+    """The buyer registered a card in Toss's billing widget: exchange its authKey for a billing
+    key, to charge only if the group-buy is on. Raises DomainError in plain words otherwise."""
+    if not auth_key or toss_customer_key != customer_key(user):
+        raise DomainError(_l("Your card could not be saved. Please try again."))
+    try:
+        return gateway.issue_billing_key(auth_key=auth_key, customer_key=toss_customer_key)["billingKey"]
+    except TossError as error:
+        raise DomainError(UNREACHABLE if error.retryable else failed(error.message)) from error
+
+
+def _begin_charge(payment: Payment, *, now: datetime) -> None:
+    """Mark an off-session charge as under way before Toss is asked (commits), so a rerun after a
+    crash looks for it at Toss by order id before charging."""
+    db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.status.in_(("pending", "failed")))
+        .values(status="pending", charge_started_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    db.session.refresh(payment)
+
+
+def _adopt(payment: Payment, *, now: datetime) -> bool:
+    """Adopt the charge an earlier run made for this attempt's order id, if Toss has one (commits).
+    Returns True when one was found."""
+    toss = gateway.payment_by_order(order_id(payment))
+    if toss is None:
+        return False
+    services.lock(payment)
+    _apply(payment, toss, now=now)
+    db.session.commit()
+    return True
+
+
+def charge_billing_key(payment: Payment, billing_key: str, *, order_name: str, now: datetime) -> bool:
+    """Charge a pledge's billing key without the buyer (its group-buy is on), once: the request
+    carries the Idempotency-Key `payment-<id>-attempt-<n>` and this attempt's order id, and a run
+    killed between Toss's charge and our commit finds that charge by order id when run again and
+    adopts it instead of charging twice. True when the money was collected; a decline marks the
+    payment failed (the next attempt gets a new order id) and returns False. Raises DomainError
+    when Toss cannot be reached (nothing is decided then). Commits."""
+    if payment.status == "succeeded":
+        return True
+    if payment.status == "canceled":
+        raise DomainError(_l("This payment was canceled, so it cannot be collected."))
+    buyer_key = db.session.get(TossCustomer, payment.buyer_id) if payment.buyer_id else None
+    if buyer_key is None:
+        raise DomainError(_l("There is no saved card to charge."))
+    try:
+        if payment.status == "pending" and payment.charge_started_at is not None and _adopt(payment, now=now):
+            return payment.status == "succeeded"
+        _begin_charge(payment, now=now)
+        toss = gateway.charge_billing_key(
+            billing_key, customer_key=buyer_key.customer_key, amount=payment.amount, order_id=order_id(payment),
+            order_name=order_name, idempotency_key=f"payment-{payment.id}-attempt-{payment.attempt}",
+        )  # fmt: skip
+    except TossDeclined as declined_charge:
+        services._fail_attempt(payment, message=declined_charge.message, now=now)
+        db.session.commit()
+        return False
+    except TossError as error:
+        db.session.rollback()
+        if error.retryable:
+            raise DomainError(UNREACHABLE) from error
+        if error.code == "DUPLICATED_ORDER_ID" and _adopt(payment, now=now):
+            return payment.status == "succeeded"
+        services._fail_attempt(payment, message=error.message, now=now)
+        db.session.commit()
+        return False
+    services.lock(payment)
+    _apply(payment, toss, now=now)
+    db.session.commit()
+    return payment.status == "succeeded"
+
+
+def delete_billing_key(billing_key: str) -> None:
+    """Delete a billing key at Toss so it can never be charged (a pledge that will never be).
+    One Toss no longer knows counts as deleted; raises TossError when Toss cannot be reached."""
+    try:
+        gateway.delete_billing_key(billing_key)
+    except TossError as error:
+        if error.retryable or error.code != "NOT_FOUND_BILLING":
+            raise
+
+
+def reopen_after_decline(payment: Payment) -> None:
+    """A pledge whose billing charge was declined is paid on-session in the widget: its failed
+    payment is pending again, for the next attempt's order id (commits)."""
+    db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.status == "failed")
+        .values(status="pending", charge_started_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    db.session.refresh(payment)

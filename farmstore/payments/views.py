@@ -171,17 +171,30 @@ def _buyers_reserved_order(order_id: int):
 
 def _toss_pay_page(order, payment):
     """The Toss payment widget for a reserved order: amount and order id from our database."""
+    return toss_widget_page(
+        "payments/pay_toss.html", payment, order_name=toss_flow.order_name(order),
+        success_url=external_url("payments.toss_success", order_id=order.id),
+        fail_url=external_url("payments.toss_fail", order_id=order.id), order=order,
+    )  # fmt: skip
+
+
+def toss_widget_page(template: str, payment, *, order_name: str, success_url: str, fail_url: str, **context):
+    """A page with Toss's payment widget for `payment` (see _partials/_toss_widget.html), which
+    alone lets Toss in through its Content-Security-Policy."""
     config = current_app.config
     response = make_response(
         render_template(
-            "payments/pay_toss.html", order=order, payment=payment,
-            client_key=config["TOSS_CLIENT_KEY"], script_url=config["TOSS_SCRIPT_URL"],
-            toss_order_id=toss_flow.order_id(payment), order_name=toss_flow.order_name(order),
-            success_url=external_url("payments.toss_success", order_id=order.id),
-            fail_url=external_url("payments.toss_fail", order_id=order.id),
+            template, payment=payment, client_key=config["TOSS_CLIENT_KEY"], script_url=config["TOSS_SCRIPT_URL"],
+            toss_order_id=toss_flow.order_id(payment), order_name=order_name, success_url=success_url,
+            fail_url=fail_url, **context,
         )
     )  # fmt: skip
-    response.headers["Content-Security-Policy"] = toss_page_csp(config["TOSS_SCRIPT_URL"])
+    return toss_page(response)
+
+
+def toss_page(response):
+    """Let Toss's script and frames into this one response and keep it out of caches."""
+    response.headers["Content-Security-Policy"] = toss_page_csp(current_app.config["TOSS_SCRIPT_URL"])
     response.headers["Cache-Control"] = "no-store"
     return response
 

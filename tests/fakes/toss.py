@@ -347,7 +347,15 @@ _WIDGET_SCRIPT = """
 (function () {
   var base = document.currentScript.src.replace(/\\/v2\\/standard$/, "");
   window.TossPayments = function () {
-    return { widgets: function () {
+    return {
+    payment: function (options) {
+      return { requestBillingAuth: function (p) {
+        var query = new URLSearchParams({ customerKey: options.customerKey, successUrl: p.successUrl });
+        window.location.href = base + "/_billing?" + query.toString();
+        return new Promise(function () {});
+      } };
+    },
+    widgets: function () {
       var amount = null;
       return {
         setAmount: function (value) { amount = value; return Promise.resolve(); },
@@ -382,6 +390,14 @@ def _handler(toss: FakeToss):
                 return self._send(200, _WIDGET_SCRIPT.encode(), "text/javascript; charset=utf-8")
             if self.command == "GET" and self.path.startswith("/_widget?"):
                 return self._widget(parse_qs(self.path.split("?", 1)[1]))
+            if self.command == "GET" and self.path.startswith("/_billing?"):
+                query = parse_qs(self.path.split("?", 1)[1])
+                auth_key = toss.billing_auth_key(customer_key=query["customerKey"][0])
+                target = query["successUrl"][0]
+                target += ("&" if "?" in target else "?") + urlencode(
+                    {"customerKey": query["customerKey"][0], "authKey": auth_key}
+                )
+                return self._send(302, b"", "text/plain", location=target)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             try:
