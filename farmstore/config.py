@@ -46,6 +46,23 @@ def _instance_secret_key(instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
+def payment_providers(env) -> list[str]:
+    """Pay-at-pickup, and the card provider PAYMENT_PROVIDER names (pickup, stripe or toss) once
+    its keys are set. Unset, Stripe is used when its keys are set, else Toss when its keys are."""
+    stripe_keys = bool(env.get("STRIPE_SECRET_KEY") and env.get("STRIPE_PUBLISHABLE_KEY"))
+    toss_keys = bool(env.get("TOSS_SECRET_KEY") and env.get("TOSS_CLIENT_KEY"))
+    chosen = (env.get("PAYMENT_PROVIDER") or "").strip().lower()
+    if chosen not in ("", "pickup", "stripe", "toss"):
+        raise ConfigError("PAYMENT_PROVIDER must be pickup, stripe or toss.")
+    if not chosen:
+        chosen = "stripe" if stripe_keys else "toss" if toss_keys else "pickup"
+    if {"stripe": stripe_keys, "toss": toss_keys}.get(chosen):
+        return ["pickup", chosen]
+    if chosen != "pickup":
+        raise ConfigError(f"PAYMENT_PROVIDER={chosen} needs its keys (see README, Payments).")
+    return ["pickup"]
+
+
 def load_settings(instance_path: Path) -> dict:
     """Return the Flask config mapping for this process's environment."""
     # Look for .env from the working directory, as `flask` does; without usecwd python-dotenv
@@ -109,10 +126,13 @@ def load_settings(instance_path: Path) -> dict:
         # Saved cards for group-buys are set up for later off-session charges ("" turns it off,
         # e.g. against localstripe, which rejects the parameter).
         "STRIPE_SETUP_FUTURE_USAGE": os.environ.get("STRIPE_SETUP_FUTURE_USAGE", "off_session") or None,
-        # Pay-at-pickup always works; cards only when both Stripe keys are set.
-        "PAYMENT_PROVIDERS": ["pickup", "stripe"]
-        if os.environ.get("STRIPE_SECRET_KEY") and os.environ.get("STRIPE_PUBLISHABLE_KEY")
-        else ["pickup"],
+        # Toss Payments, the card provider for Korean merchants (see README "Payments").
+        "TOSS_CLIENT_KEY": os.environ.get("TOSS_CLIENT_KEY") or None,
+        "TOSS_SECRET_KEY": os.environ.get("TOSS_SECRET_KEY") or None,
+        "TOSS_API_BASE": os.environ.get("TOSS_API_BASE") or "https://api.tosspayments.com",
+        "TOSS_SCRIPT_URL": os.environ.get("TOSS_SCRIPT_URL") or "https://js.tosspayments.com/v2/standard",
+        # Pay-at-pickup always works, beside at most one card provider.
+        "PAYMENT_PROVIDERS": payment_providers(os.environ),
         "PLATFORM_FEE_BPS": int(os.environ.get("PLATFORM_FEE_BPS", "300")),
         # How long an unpaid card order holds its stock, and a waitlist offer stays open.
         "RESERVATION_MINUTES": int(os.environ.get("RESERVATION_MINUTES", "30")),

@@ -9,7 +9,7 @@ from farmstore.groupbuys.models import GroupBuy, Pledge
 from farmstore.inquiries.models import Question
 from farmstore.media.models import Photo
 from farmstore.notifications.models import OutboxMessage
-from farmstore.payments.models import LedgerEntry, Payment, Refund, StripeCustomer, WebhookEvent
+from farmstore.payments.models import LedgerEntry, Payment, Refund, StripeCustomer, TossCustomer, WebhookEvent
 from farmstore.producers.models import Producer
 from farmstore.referrals.models import (
     Attribution,
@@ -67,6 +67,7 @@ __all__ = [
     "StoryPost",
     "StripeCustomer",
     "Subject",
+    "TossCustomer",
     "User",
     "Verification",
     "Village",

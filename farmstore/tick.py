@@ -13,6 +13,7 @@ from farmstore.groupbuys import services as groupbuys
 from farmstore.inquiries.services import escalate_unanswered, remind_unanswered
 from farmstore.notifications.services import deliver_due_messages
 from farmstore.payments.stripe_flow import cancel_abandoned_card_setups, reconcile_stripe_payments
+from farmstore.payments.toss_flow import reconcile_toss_payments
 from farmstore.sales import services as sales
 
 JOBS: list[tuple[str, Callable[..., object]]] = [
@@ -28,6 +29,7 @@ JOBS: list[tuple[str, Callable[..., object]]] = [
     ("no_shows", sales.mark_no_shows),
     ("late_payment_refunds", sales.refund_late_payments),
     ("stripe_payments", reconcile_stripe_payments),
+    ("toss_payments", reconcile_toss_payments),
     ("abandoned_card_setups", cancel_abandoned_card_setups),
     ("question_reminders", remind_unanswered),
     ("question_escalations", escalate_unanswered),

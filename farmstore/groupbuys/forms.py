@@ -60,6 +60,7 @@ class PledgeForm(FlaskForm):
         choices=[
             SelectChoice("pickup", _l("When I get my share (cash or bank transfer)")),
             SelectChoice("stripe", _l("By card: saved now, charged only if it is on")),
+            SelectChoice("toss", _l("By card: saved now, charged only if it is on")),
         ],
         default="pickup",
         validate_choice=False,  # the service refuses a way of paying that is not offered, in words
@@ -80,6 +81,7 @@ class ClaimForm(FlaskForm):
         choices=[
             SelectChoice("pickup", _l("When I get my share (cash or bank transfer)")),
             SelectChoice("stripe", _l("By card now")),
+            SelectChoice("toss", _l("Now by card, KakaoPay, Naver Pay or Toss Pay")),
         ],
         default="pickup",
         validate_choice=False,

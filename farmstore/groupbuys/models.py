@@ -143,7 +143,7 @@ class Pledge(db.Model):
     __table_args__ = (
         CheckConstraint("units >= 1", name="units"),
         CheckConstraint(f"status IN ({', '.join(repr(s) for s in PLEDGE_STATUSES)})", name="status"),
-        CheckConstraint("payment_method IN ('pickup', 'stripe')", name="payment_method"),
+        CheckConstraint("payment_method IN ('pickup', 'stripe', 'toss')", name="payment_method"),
         UniqueConstraint("group_buy_id", "pickup_code", name="uq_pledges_group_buy_pickup_code"),
         Index(
             "uq_pledges_one_per_buyer",

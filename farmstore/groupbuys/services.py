@@ -26,6 +26,7 @@ from farmstore.extensions import db
 from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, GroupBuy, GroupBuyWaitlistEntry, Pledge
 from farmstore.notifications.services import queue_email
 from farmstore.payments import services as payments
+from farmstore.payments.providers import CARD_PROVIDERS
 from farmstore.payments.signals import payment_succeeded
 from farmstore.producers.models import Producer
 from farmstore.referrals import services as referrals
@@ -221,7 +222,7 @@ def pledge(
         raise DomainError(_l("One household can take at most %(n)d.", n=group_buy.per_buyer_max), field="units")
     if payment_method not in current_app.config["PAYMENT_PROVIDERS"]:
         raise DomainError(_l("This way of paying is not available."), field="payment_method")
-    if payment_method == "stripe" and not card_payment_method_id:
+    if payment_method in CARD_PROVIDERS and not card_payment_method_id:
         raise DomainError(_l("Save a card to pledge by card."), field="payment_method")
     _lock_group_buy(group_buy.id)
     existing = pledge_of(group_buy, buyer)
@@ -238,7 +239,7 @@ def pledge(
         )
     record = existing or Pledge(group_buy=group_buy, buyer=buyer, created_at=now, pickup_code=_new_code(group_buy.id))
     record.units, record.payment_method, record.show_name, record.updated_at = units, payment_method, show_name, now
-    record.card_payment_method_id = card_payment_method_id if payment_method == "stripe" else None
+    record.card_payment_method_id = card_payment_method_id if payment_method in CARD_PROVIDERS else None
     db.session.add(record)
     if existing is None:
         referrals.record_chain(
@@ -355,7 +356,7 @@ def _charge(group_buy: GroupBuy, record: Pledge, *, now: datetime) -> int:
     """It is on: a pay-at-pickup pledge becomes due (in the batch's transaction); a card pledge
     is charged off-session once (its payment row is committed before the card is charged, with
     an idempotency key, and the outcome is committed right after)."""
-    card = record.payment_method == "stripe"
+    card = record.payment_method in CARD_PROVIDERS
     payment = record_payment(record, commit=card)
     if not card:
         moved = db.session.execute(
@@ -364,11 +365,7 @@ def _charge(group_buy: GroupBuy, record: Pledge, *, now: datetime) -> int:
         if moved.rowcount == 1:
             _tell(record, "group_buy_on", now=now)
         return moved.rowcount
-    from farmstore.payments import stripe_flow
-
-    paid = payment.status == "succeeded" or stripe_flow.charge_saved_card(
-        payment, record.card_payment_method_id, now=now
-    )
+    paid = payment.status == "succeeded" or _charge_card(record, payment, now=now)
     pay_by = None if paid else now + grace_period()
     moved = db.session.execute(
         update(Pledge)
@@ -382,6 +379,19 @@ def _charge(group_buy: GroupBuy, record: Pledge, *, now: datetime) -> int:
         _tell_to_pay(record, pay_by=pay_by, now=now)
     db.session.commit()
     return moved.rowcount
+
+
+def _charge_card(record: Pledge, payment, *, now: datetime) -> bool:
+    """Charge the pledge's saved card (Stripe) or billing key (Toss) once, off-session (commits)."""
+    if record.payment_method == "toss":
+        from farmstore.payments import toss_flow
+
+        return toss_flow.charge_billing_key(
+            payment, record.card_payment_method_id, order_name=record.group_buy.title, now=now
+        )
+    from farmstore.payments import stripe_flow
+
+    return stripe_flow.charge_saved_card(payment, record.card_payment_method_id, now=now)
 
 
 def grace_period() -> timedelta:
@@ -405,11 +415,12 @@ CARD_RELEASE_BATCH = 100
 
 def release_cards(*, now: datetime, batch: int = CARD_RELEASE_BATCH) -> int:
     """Tick job: the saved card of a pledge that will never be charged (its group-buy failed or
-    was cancelled, or the buyer withdrew) is detached at Stripe, once, unless another pledge of
-    the same buyer still counts on that card. A card Stripe cannot be asked about now is tried
-    again next tick. Returns how many pledges had their card released."""
-    from farmstore.payments import stripe_flow
+    was cancelled, or the buyer withdrew) is detached at Stripe (a Toss billing key is deleted),
+    once, unless another pledge of the same buyer still counts on that card. A card the provider
+    cannot be asked about now is tried again next tick. Returns how many pledges had their card released."""
+    from farmstore.payments import stripe_flow, toss_flow
     from farmstore.payments.stripe_gateway import GatewayError
+    from farmstore.payments.toss_gateway import TossError
 
     due = db.session.scalars(
         select(Pledge)
@@ -434,8 +445,11 @@ def release_cards(*, now: datetime, batch: int = CARD_RELEASE_BATCH) -> int:
         )
         if not still_used:
             try:
-                stripe_flow.release_card(record.card_payment_method_id, now=now)
-            except GatewayError:
+                if record.payment_method == "toss":
+                    toss_flow.delete_billing_key(record.card_payment_method_id)
+                else:
+                    stripe_flow.release_card(record.card_payment_method_id, now=now)
+            except (GatewayError, TossError):
                 db.session.rollback()
                 current_app.logger.warning("could not release the card of pledge %s; next tick tries again", record.id)
                 continue
@@ -617,7 +631,7 @@ def claim_offer(entry: GroupBuyWaitlistEntry, *, by, payment_method: str, now: d
     ):
         db.session.rollback()
         raise DomainError(_l("This offer has ended."))
-    card = payment_method == "stripe"
+    card = payment_method in CARD_PROVIDERS
     record = Pledge(
         group_buy_id=entry.group_buy_id, buyer_id=by.id, units=entry.units, payment_method=payment_method,
         status="unpaid" if card else "due", created_at=now, updated_at=now, settled_at=now,

@@ -23,8 +23,10 @@ from farmstore.groupbuys.forms import (
     WaitlistForm,
 )
 from farmstore.groupbuys.models import HOLDING_PLEDGE_STATUSES, GroupBuyWaitlistEntry, Pledge
-from farmstore.payments import stripe_flow
-from farmstore.payments.views import stripe_page
+from farmstore.payments import stripe_flow, toss_flow
+from farmstore.payments.providers import CARD_PROVIDERS
+from farmstore.payments.toss_gateway import TossError
+from farmstore.payments.views import stripe_page, toss_page, toss_widget_page
 from farmstore.producers.services import get_producer
 from farmstore.referrals import services as referrals
 from farmstore.sales.forms import CheckInForm
@@ -119,14 +121,16 @@ def pledge(group_buy_id: int):
     try:
         if not form.validate_on_submit():
             raise DomainError(_("Pledge at least one unit."))
-        if form.payment_method.data == "stripe" and "stripe" in current_app.config["PAYMENT_PROVIDERS"]:
+        method = form.payment_method.data
+        if method in CARD_PROVIDERS and method in current_app.config["PAYMENT_PROVIDERS"]:
             mine = services.pledge_of(group_buy, current_user)
-            card = mine.card_payment_method_id if mine and mine.status == "active" else None
+            same = mine and mine.status == "active" and mine.payment_method == method
+            card = mine.card_payment_method_id if same else None
             if card is None:
                 return redirect(
                     url_for(
-                        "groupbuys.card", group_buy_id=group_buy_id, units=form.units.data,
-                        show_name=int(form.show_name.data),
+                        "groupbuys.card" if method == "stripe" else "groupbuys.toss_card", group_buy_id=group_buy_id,
+                        units=form.units.data, show_name=int(form.show_name.data),
                     )
                 )  # fmt: skip
         _save_pledge(group_buy, form.units.data, form.show_name.data, form.payment_method.data, card)
@@ -141,7 +145,7 @@ def _save_pledge(group_buy, units: int, show_name: bool, payment_method: str, ca
         group_buy=group_buy, buyer=current_user, units=units, show_name=show_name, payment_method=payment_method,
         card_payment_method_id=card, now=utcnow(),
     )  # fmt: skip
-    if payment_method == "stripe":
+    if payment_method in CARD_PROVIDERS:
         flash(_("Your pledge is saved with your card. It is charged only if the minimum is reached."), "success")
     else:
         flash(_("Your pledge is saved. Nobody pays unless the minimum is reached by the deadline."), "success")
@@ -193,6 +197,61 @@ def card_saved(group_buy_id: int):
         _save_pledge(group_buy, units, show_name, "stripe", saved)
     except DomainError as error:
         flash(error.message, "error")
+    return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+
+
+@bp.get("/group-buys/<int:group_buy_id>/card/toss")
+@login_required
+def toss_card(group_buy_id: int):
+    """Register a card for a pledge in Toss's billing widget: nothing is charged now. Toss then
+    sends the buyer to `toss_card_saved` with an authKey."""
+    group_buy = found(services.get_group_buy, group_buy_id)
+    units, show_name = _units_asked()
+    if not group_buy.takes_pledges(utcnow()) or "toss" not in current_app.config["PAYMENT_PROVIDERS"]:
+        return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+    config = current_app.config
+    response = make_response(
+        render_template(
+            "groupbuys/toss_card.html", group_buy=group_buy, units=units, client_key=config["TOSS_CLIENT_KEY"],
+            script_url=config["TOSS_SCRIPT_URL"], customer_key=toss_flow.customer_key(current_user),
+            success_url=external_url(
+                "groupbuys.toss_card_saved", group_buy_id=group_buy_id, units=units, show_name=int(show_name)
+            ),
+            fail_url=external_url("groupbuys.toss_card_failed", group_buy_id=group_buy_id),
+        )
+    )  # fmt: skip
+    return toss_page(response)
+
+
+@bp.get("/group-buys/<int:group_buy_id>/card/toss/saved")
+@login_required
+def toss_card_saved(group_buy_id: int):
+    """Toss's billing redirect: the authKey becomes a billing key, and the pledge is made with it
+    (a key whose pledge is refused is deleted at once)."""
+    group_buy = found(services.get_group_buy, group_buy_id)
+    units, show_name = _units_asked()
+    try:
+        billing_key = toss_flow.issue_billing_key(
+            current_user, auth_key=request.args.get("authKey", ""),
+            toss_customer_key=request.args.get("customerKey", ""),
+        )  # fmt: skip
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+    try:
+        _save_pledge(group_buy, units, show_name, "toss", billing_key)
+    except DomainError as error:
+        flash(error.message, "error")
+        with contextlib.suppress(TossError):
+            toss_flow.delete_billing_key(billing_key)
+    return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
+
+
+@bp.get("/group-buys/<int:group_buy_id>/card/toss/failed")
+@login_required
+def toss_card_failed(group_buy_id: int):
+    """Toss's billing widget did not finish: say why; nothing was pledged or charged."""
+    flash(toss_flow.failure_message(request.args.get("code", ""), request.args.get("message", "")), "error")
     return redirect(url_for("groupbuys.show", group_buy_id=group_buy_id))
 
 
@@ -337,9 +396,11 @@ def pay(pledge_id: int):
     if record is None or record.buyer_id != current_user.id:
         abort(404)
     back = url_for("groupbuys.show", group_buy_id=record.group_buy_id)
-    if record.status != "unpaid" or record.payment_method != "stripe":
+    if record.status != "unpaid" or record.payment_method not in CARD_PROVIDERS:
         return redirect(back)
     payment = services.record_payment(record)
+    if record.payment_method == "toss":
+        return _toss_pay(record, payment, back)
     client_secret, error = None, None
     try:
         client_secret = stripe_flow.checkout_secret_after_decline(payment, now=utcnow())
@@ -356,6 +417,52 @@ def pay(pledge_id: int):
         )
     )  # fmt: skip
     return stripe_page(response)
+
+
+def _toss_pay(record: Pledge, payment, back: str):
+    """Pay an unpaid pledge in Toss's widget, for the payment's next attempt."""
+    toss_flow.reopen_after_decline(payment)
+    if payment.status != "pending":  # paid, or too late, meanwhile
+        return redirect(back)
+    return toss_widget_page(
+        "groupbuys/pay_toss.html", payment, order_name=record.group_buy.title[:100],
+        success_url=external_url("groupbuys.toss_paid", pledge_id=record.id),
+        fail_url=external_url("groupbuys.toss_pay_failed", pledge_id=record.id), pledge=record,
+        group_buy=record.group_buy,
+    )  # fmt: skip
+
+
+def _my_toss_pledge(pledge_id: int) -> Pledge:
+    record = db.session.get(Pledge, pledge_id)
+    if record is None or record.buyer_id != current_user.id or record.payment_method != "toss":
+        abort(404)
+    return record
+
+
+@bp.get("/pledges/<int:pledge_id>/pay/toss/success")
+@login_required
+def toss_paid(pledge_id: int):
+    """Toss's redirect after the widget: our server confirms for the amount it holds."""
+    record = _my_toss_pledge(pledge_id)
+    try:
+        toss_flow.confirm(
+            services.record_payment(record), payment_key=request.args.get("paymentKey", ""),
+            toss_order_id=request.args.get("orderId", ""), amount=request.args.get("amount", ""), now=utcnow(),
+        )  # fmt: skip
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("Thank you! Your payment arrived and your pledge is paid."), "success")
+    return redirect(url_for("groupbuys.show", group_buy_id=record.group_buy_id))
+
+
+@bp.get("/pledges/<int:pledge_id>/pay/toss/fail")
+@login_required
+def toss_pay_failed(pledge_id: int):
+    """The widget did not finish: say why; the pledge keeps its units until its grace period ends."""
+    record = _my_toss_pledge(pledge_id)
+    flash(toss_flow.failure_message(request.args.get("code", ""), request.args.get("message", "")), "error")
+    return redirect(url_for("groupbuys.show", group_buy_id=record.group_buy_id))
 
 
 @bp.post("/group-buys/<int:group_buy_id>/waitlist")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from farmstore.groupbuys.models import Pledge
     from farmstore.sales.models import Order
 
-PROVIDERS = ("pickup", "stripe", "credit")
+PROVIDERS = ("pickup", "stripe", "toss", "credit")
 PAYMENT_STATUSES = ("pending", "succeeded", "failed", "canceled")
 LEDGER_KINDS = ("payment", "refund", "fee", "fee_reversal", "reward", "reward_reversal")
 
@@ -48,6 +48,8 @@ class Payment(db.Model):
     refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Toss's key of the payment the buyer made in the widget for this payment's order id.
+    toss_payment_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     failure_message: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When an off-session charge of a saved card was last begun: if the commit of its outcome
@@ -81,6 +83,8 @@ class Refund(db.Model):
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending, succeeded, failed
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Toss's transaction key of the cancel that gave this refund back.
+    toss_transaction_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     payment: Mapped[Payment] = relationship(back_populates="refunds")
@@ -130,6 +134,16 @@ class StripeCustomer(db.Model):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(255), unique=True)
+
+
+class TossCustomer(db.Model):
+    """The random customerKey Toss knows an account by: billing keys are issued to it and charged
+    with it (Toss asks for an unguessable value, never an email or a user id)."""
+
+    __tablename__ = "toss_customers"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    customer_key: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class SavedCard(db.Model):

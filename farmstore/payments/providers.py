@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from flask import current_app
+
+from farmstore.extensions import db
 from farmstore.payments.models import Payment, Refund
 
 
@@ -78,6 +81,38 @@ class StripeProvider:
         stripe_flow.reconcile(payment, now=now)
 
 
+class TossProvider:
+    """Cards and easy pay (카카오페이, 네이버페이, 토스페이) through Toss Payments (see toss_flow for
+    the rules and toss_gateway for the calls). Nothing is made at Toss before the buyer opens the
+    widget: the payment's order id is all Toss needs."""
+
+    name = "toss"
+    remote = True
+
+    def start(self, payment: Payment) -> None:
+        """Nothing to start: the widget creates the payment at Toss for our order id."""
+
+    def cancel(self, payment: Payment, *, now: datetime) -> None:
+        from farmstore.payments import toss_flow
+
+        toss_flow.cancel(payment, now=now)
+
+    def send_refund(self, refund: Refund) -> None:
+        from farmstore.payments import toss_flow
+
+        toss_flow.send_refund(refund)
+
+    def reconcile(self, payment: Payment, *, now: datetime) -> None:
+        from farmstore.payments import toss_flow
+        from farmstore.payments.toss_gateway import TossError
+
+        try:
+            toss_flow.reconcile(payment, now=now)
+        except TossError:
+            db.session.rollback()
+            current_app.logger.warning("could not reconcile Toss payment %s", payment.id)
+
+
 class CreditProvider:
     """Store credit earned by recommending: taken when the order is placed, given back as credit."""
 
@@ -99,7 +134,14 @@ class CreditProvider:
         """Nothing outside our database."""
 
 
-PROVIDERS: dict[str, Provider] = {"pickup": PickupProvider(), "stripe": StripeProvider(), "credit": CreditProvider()}
+PROVIDERS: dict[str, Provider] = {
+    "pickup": PickupProvider(),
+    "stripe": StripeProvider(),
+    "toss": TossProvider(),
+    "credit": CreditProvider(),
+}
+# The ways of paying by card now: the order waits for the money (reserved) instead of pickup.
+CARD_PROVIDERS = ("stripe", "toss")
 
 
 def provider_for(payment: Payment) -> Provider:

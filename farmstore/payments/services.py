@@ -21,7 +21,7 @@ from farmstore.extensions import db
 from farmstore.i18n import format_money
 from farmstore.payments.models import LedgerEntry, Payment, Refund
 from farmstore.payments.providers import PROVIDERS, provider_for
-from farmstore.payments.signals import payment_succeeded, refund_completed
+from farmstore.payments.signals import payment_failed, payment_succeeded, refund_completed
 from farmstore.producers.models import Producer
 
 
@@ -201,6 +201,38 @@ def _complete_refund(record: Refund, *, refunded_before: int, now: datetime) -> 
     if reversal:
         _ledger(payment, key=f"fee_reversal:{record.id}", kind="fee_reversal", amount=reversal, now=now, refund=record)
     refund_completed.send(current_app._get_current_object(), refund=record, now=now)
+
+
+def _fail_attempt(payment: Payment, *, message: str, now: datetime) -> bool:
+    """A pending card payment failed (declined, not authenticated). The next attempt gets a new
+    idempotency key: the provider would replay this failure for the old one. Sends `payment_failed`
+    once; the caller commits."""
+    changed = db.session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.status == "pending")
+        .values(status="failed", failure_message=message[:300], attempt=Payment.attempt + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(payment)
+    if changed:
+        payment_failed.send(current_app._get_current_object(), payment=payment, now=now)
+    return bool(changed)
+
+
+def _fail_refund(record: Refund) -> None:
+    """The provider refused a refund: mark it failed and make its amount refundable again (caller
+    commits)."""
+    if db.session.execute(
+        update(Refund).where(Refund.id == record.id, Refund.status == "pending").values(status="failed")
+    ).rowcount:
+        db.session.execute(
+            update(Payment)
+            .where(Payment.id == record.payment_id)
+            .values(refunded_amount=Payment.refunded_amount - record.amount)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.refresh(record)
+    db.session.refresh(record.payment)
 
 
 def ledger_reward(payment_id: int, *, amount: int, key: str, now: datetime) -> None:

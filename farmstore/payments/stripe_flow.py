@@ -24,6 +24,7 @@ from farmstore.extensions import db
 from farmstore.payments import services
 from farmstore.payments import stripe_gateway as gateway
 from farmstore.payments.models import Payment, Refund, SavedCard, StripeCustomer, WebhookEvent
+from farmstore.payments.services import _fail_attempt as _fail
 from farmstore.payments.signals import payment_failed
 from farmstore.payments.stripe_gateway import CardDeclined, GatewayError
 
@@ -142,22 +143,6 @@ def _collect(payment: Payment, intent: dict, *, now: datetime) -> None:
         services._succeed(payment, now=now)
     except DomainError:
         current_app.logger.error("PaymentIntent %s succeeded but payment %s was canceled", intent["id"], payment.id)
-
-
-def _fail(payment: Payment, *, message: str, now: datetime) -> bool:
-    """A pending card payment failed (declined, not authenticated). The next attempt gets a new
-    idempotency key: Stripe would replay this failure for the old one. Sends `payment_failed`
-    once; the caller commits."""
-    changed = db.session.execute(
-        update(Payment)
-        .where(Payment.id == payment.id, Payment.status == "pending")
-        .values(status="failed", failure_message=message[:300], attempt=Payment.attempt + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.refresh(payment)
-    if changed:
-        payment_failed.send(current_app._get_current_object(), payment=payment, now=now)
-    return bool(changed)
 
 
 def _cancel(payment: Payment, *, now: datetime) -> None:
@@ -328,21 +313,6 @@ def _refund_metadata(record: Refund) -> dict[str, str]:
     return {"refund_id": str(record.id), "payment_id": str(record.payment_id)}
 
 
-def _fail_refund(record: Refund) -> None:
-    """Stripe refused a refund: mark it failed and make its amount refundable again."""
-    if db.session.execute(
-        update(Refund).where(Refund.id == record.id, Refund.status == "pending").values(status="failed")
-    ).rowcount:
-        db.session.execute(
-            update(Payment)
-            .where(Payment.id == record.payment_id)
-            .values(refunded_amount=Payment.refunded_amount - record.amount)
-            .execution_options(synchronize_session=False)
-        )
-    db.session.refresh(record)
-    db.session.refresh(record.payment)
-
-
 def send_refund(record: Refund) -> dict:
     """Ask Stripe to give back a refund's amount (the Refund row is already committed as
     pending). The idempotency key and the refund id in Stripe's metadata are how a retry, or
@@ -358,7 +328,7 @@ def send_refund(record: Refund) -> dict:
     except GatewayError as error:
         if error.retryable:
             raise DomainError(REFUND_LATER) from error
-        _fail_refund(record)
+        services._fail_refund(record)
         db.session.commit()
         raise DomainError(
             _l("The card payment service refused the refund: %(reason)s", reason=error.message)
@@ -375,7 +345,7 @@ def _refunded_before(record: Refund) -> int:
 def _finish_refund(record: Refund, stripe_refund: dict, *, now: datetime) -> None:
     """Complete a pending refund from Stripe's record of it, once (caller commits)."""
     if stripe_refund["status"] in ("failed", "canceled"):
-        _fail_refund(record)
+        services._fail_refund(record)
         return
     if stripe_refund["status"] != "succeeded":
         return  # still pending at Stripe: charge.refunded or the next tick finishes it

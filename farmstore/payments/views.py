@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
-from flask import abort, current_app, make_response, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from farmstore.csvfile import csv_response
 from farmstore.errors import DomainError, NotFound
 from farmstore.extensions import csrf
-from farmstore.payments import bp, services, stripe_flow, stripe_gateway
+from farmstore.payments import bp, services, stripe_flow, stripe_gateway, toss_flow, toss_gateway
 from farmstore.producers.services import get_producer
 from farmstore.sales import services as sales
 from farmstore.timeutil import local_to_utc, utc_to_local, utcnow
@@ -26,6 +28,24 @@ PAY_PAGE_CSP = (
     "connect-src 'self' https://api.stripe.com; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
 )
+# Toss's widget script comes from js.tosspayments.com and shows its payment methods and agreement
+# in frames from *.tosspayments.com; easy-pay sign-in happens in those frames too. This page alone
+# allows Toss (https://docs.tosspayments.com/guides/v2/payment-widget/integration), and the host of
+# TOSS_SCRIPT_URL when it is another one (a local stand-in in tests).
+TOSS_PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data: https://*.tosspayments.com https://static.toss.im; "
+    "style-src 'self'; script-src 'self' https://js.tosspayments.com{script_host}; "
+    "frame-src https://*.tosspayments.com https://*.toss.im; "
+    "connect-src 'self' https://*.tosspayments.com; "
+    "form-action 'self' https://*.tosspayments.com; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+)
+
+
+def toss_page_csp(script_url: str) -> str:
+    """The Toss page's Content-Security-Policy for the configured widget script."""
+    parts = urlsplit(script_url)
+    host = f"{parts.scheme}://{parts.netloc}"
+    return TOSS_PAGE_CSP.format(script_host="" if host == "https://js.tosspayments.com" else f" {host}")
 
 
 def _month_bounds() -> tuple[str, datetime, datetime]:
@@ -91,6 +111,8 @@ def pay_order(order_id: int):
     if order.buyer_id != current_user.id:
         abort(404)
     payment = sales.payment_of(order)
+    if order.status == "reserved" and payment is not None and payment.provider == "toss":
+        return _toss_pay_page(order, payment)
     if order.status != "reserved" or payment is None or payment.provider != "stripe":
         return redirect(url_for("sales.order", order_id=order_id))
     client_secret, error = None, None
@@ -128,4 +150,88 @@ def stripe_webhook():
     except stripe_gateway.InvalidWebhook:
         return {"error": "invalid signature"}, 400
     stripe_flow.handle_event(event, now=utcnow())
+    return {"received": True}
+
+
+def _buyers_reserved_order(order_id: int):
+    """The signed-in buyer's order and its Toss payment, or 404."""
+    order = found(sales.get_order, order_id)
+    payment = sales.payment_of(order)
+    if order.buyer_id != current_user.id or payment is None or payment.provider != "toss":
+        abort(404)
+    return order, payment
+
+
+def _toss_pay_page(order, payment):
+    """The Toss payment widget for a reserved order: amount and order id from our database."""
+    return toss_widget_page(
+        "payments/pay_toss.html", payment, order_name=toss_flow.order_name(order),
+        success_url=external_url("payments.toss_success", order_id=order.id),
+        fail_url=external_url("payments.toss_fail", order_id=order.id), order=order,
+    )  # fmt: skip
+
+
+def toss_widget_page(template: str, payment, *, order_name: str, success_url: str, fail_url: str, **context):
+    """A page with Toss's payment widget for `payment` (see _partials/_toss_widget.html), which
+    alone lets Toss in through its Content-Security-Policy."""
+    config = current_app.config
+    response = make_response(
+        render_template(
+            template, payment=payment, client_key=config["TOSS_CLIENT_KEY"], script_url=config["TOSS_SCRIPT_URL"],
+            toss_order_id=toss_flow.order_id(payment), order_name=order_name, success_url=success_url,
+            fail_url=fail_url, **context,
+        )
+    )  # fmt: skip
+    return toss_page(response)
+
+
+def toss_page(response):
+    """Let Toss's script and frames into this one response and keep it out of caches."""
+    response.headers["Content-Security-Policy"] = toss_page_csp(current_app.config["TOSS_SCRIPT_URL"])
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/orders/<int:order_id>/pay/toss/success")
+@login_required
+def toss_success(order_id: int):
+    """Toss sends the buyer here after the widget; only our confirm call takes the money."""
+    order, payment = _buyers_reserved_order(order_id)
+    try:
+        toss_flow.confirm(
+            payment, payment_key=request.args.get("paymentKey", ""), toss_order_id=request.args.get("orderId", ""),
+            amount=request.args.get("amount", ""), now=utcnow(),
+        )  # fmt: skip
+    except DomainError as failure:
+        return _toss_failed(order, failure.message)
+    flash(_("Thank you! Your payment arrived and your order is confirmed."), "success")
+    return redirect(url_for("sales.order", order_id=order_id))
+
+
+@bp.get("/orders/<int:order_id>/pay/toss/fail")
+@login_required
+def toss_fail(order_id: int):
+    """Toss sends the buyer here when the widget did not finish (cancelled, declined, timed out)."""
+    order, _payment = _buyers_reserved_order(order_id)
+    return _toss_failed(order, toss_flow.failure_message(request.args.get("code", ""), request.args.get("message", "")))
+
+
+def _toss_failed(order, message: str):
+    """Say what happened; the buyer may try again while the order still holds the items."""
+    return render_template("payments/toss_failed.html", order=order, message=message)
+
+
+@bp.post("/payments/toss/webhook")
+@csrf.exempt
+def toss_webhook():
+    """Toss's PAYMENT_STATUS_CHANGED webhooks, checked against Toss's API (they are not signed).
+    Events we do not need, payments not ours and replays get 200; a payment Toss does not know
+    gets 400; Toss unreachable 503, so Toss delivers again later."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return {"error": "invalid body"}, 400
+    try:
+        toss_flow.handle_webhook(body, now=utcnow())
+    except toss_gateway.TossError as error:
+        return ({"error": "unavailable"}, 503) if error.retryable else ({"error": "unknown payment"}, 400)
     return {"received": True}

@@ -62,6 +62,7 @@ class OrderForm(FlaskForm):
         choices=[
             SelectChoice("pickup", _l("At pickup (cash or bank transfer)")),
             SelectChoice("stripe", _l("By card now")),
+            SelectChoice("toss", _l("Now by card, KakaoPay, Naver Pay or Toss Pay")),
         ],
         default="pickup",
     )

@@ -29,7 +29,7 @@ from farmstore.i18n import format_when
 from farmstore.notifications.services import queue_email
 from farmstore.payments import services as payments
 from farmstore.payments.models import Payment
-from farmstore.payments.providers import provider_for
+from farmstore.payments.providers import CARD_PROVIDERS, provider_for
 from farmstore.payments.signals import payment_failed, payment_succeeded
 from farmstore.producers.models import Producer
 from farmstore.referrals import services as referrals
@@ -389,7 +389,7 @@ def place_order(
     credit = min(referrals.claim_balance(buyer), total) if use_credit and referrals.balance_of(buyer) else 0
     if credit == total:
         payment_method = "pickup"  # nothing left to pay: confirmed at once
-    card = payment_method == "stripe"
+    card = payment_method in CARD_PROVIDERS
     order = Order(
         sale=sale, buyer=buyer, lines=lines, total=total,
         currency=current_app.config["CURRENCY"], payment_method=payment_method,
