@@ -136,6 +136,10 @@ def load_settings(instance_path: Path) -> dict:
         "PASSWORD_RESET_MAX_AGE": int(os.environ.get("PASSWORD_RESET_MAX_AGE", "3600")),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "5 per minute;20 per hour"),
         "TICK_INTERVAL_SECONDS": int(os.environ.get("TICK_INTERVAL_SECONDS", "60")),
+        # Background work on Celery: the broker defaults to REDIS_URL; with neither set (development)
+        # nothing is enqueued and `flask farm tick` does the due work. Results are kept only if asked.
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL") or redis_url,
+        "CELERY_RESULT_BACKEND": os.environ.get("CELERY_RESULT_BACKEND") or None,
         # Tokens live as long as the session: a producer may take an hour to write on a phone.
         "WTF_CSRF_TIME_LIMIT": None,
     }
