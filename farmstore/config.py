@@ -122,6 +122,8 @@ def load_settings(instance_path: Path) -> dict:
         "REWARD_MAX_BPS": int(os.environ.get("REWARD_MAX_BPS", "2000")),
         # How long a group-buy pledge whose card was declined keeps its units while the buyer pays.
         "GROUP_BUY_GRACE_HOURS": int(os.environ.get("GROUP_BUY_GRACE_HOURS", "48")),
+        # Pledges settled per committed batch when a group-buy's deadline passes.
+        "GROUP_BUY_SETTLEMENT_BATCH": int(os.environ.get("GROUP_BUY_SETTLEMENT_BATCH", "200")),
         # How long an evangelist's invitation for a new producer stays usable.
         "INVITATION_VALID_DAYS": int(os.environ.get("INVITATION_VALID_DAYS", "14")),
         # Locale, time and money.
@@ -140,6 +142,8 @@ def load_settings(instance_path: Path) -> dict:
         # nothing is enqueued and `flask farm tick` does the due work. Results are kept only if asked.
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL") or redis_url,
         "CELERY_RESULT_BACKEND": os.environ.get("CELERY_RESULT_BACKEND") or None,
+        # Emails about a new story written per committed batch of the producer's followers.
+        "FOLLOWER_FANOUT_BATCH": int(os.environ.get("FOLLOWER_FANOUT_BATCH", "500")),
         # Tokens live as long as the session: a producer may take an hour to write on a phone.
         "WTF_CSRF_TIME_LIMIT": None,
     }

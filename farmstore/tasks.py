@@ -138,6 +138,17 @@ def _due_in(message_id: int) -> int:
     return max(1, min(int((due - utcnow()).total_seconds()) + 1, RETRY_BACKOFF_MAX))
 
 
+@shared_task(
+    name="farmstore.notify_followers", autoretry_for=(OperationalError,), retry_backoff=30, retry_backoff_max=600,
+    max_retries=5,
+)  # fmt: skip
+def notify_followers(post_id: int) -> int:
+    """Email the followers of a new story's producer (batched, once each even on two workers)."""
+    from farmstore.regulars.services import notify_followers_of_post
+
+    return notify_followers_of_post(post_id, now=utcnow())
+
+
 # Enqueue after commit ------------------------------------------------------------------------
 
 _PENDING = "farmstore_after_commit"
