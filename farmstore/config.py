@@ -143,6 +143,8 @@ def load_settings(instance_path: Path) -> dict:
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL") or redis_url,
         "CELERY_RESULT_BACKEND": os.environ.get("CELERY_RESULT_BACKEND") or None,
         # Emails about a new story written per committed batch of the producer's followers.
+        # "json" logs one JSON object per line with the request id (X-Request-ID); else plain text.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text").lower(),
         "FOLLOWER_FANOUT_BATCH": int(os.environ.get("FOLLOWER_FANOUT_BATCH", "500")),
         # Tokens live as long as the session: a producer may take an hour to write on a phone.
         "WTF_CSRF_TIME_LIMIT": None,

@@ -6,11 +6,13 @@ one is configured, Redis answer; otherwise 503 naming what failed, so traffic go
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import secrets
 
 import redis
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, has_request_context, jsonify, request
 from sqlalchemy import text
 
 from farmstore.extensions import db
@@ -51,9 +53,41 @@ def readyz():
     return response
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the request id and path when
+    the record was logged while serving a request (LOG_FORMAT=json)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if has_request_context():
+            entry["request_id"] = g.get("request_id")
+            entry["method"], entry["path"] = request.method, request.path
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def init_app(app) -> None:
-    """Register the checks; honour an incoming X-Request-ID (or make one) and echo it back."""
+    """Register the checks; honour an incoming X-Request-ID (or make one) and echo it back; with
+    LOG_FORMAT=json, log JSON lines."""
     app.register_blueprint(bp)
+    if app.config.get("LOG_FORMAT") == "json":
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        for logger in (app.logger, logging.getLogger("farmstore")):
+            logger.handlers[:] = [handler]
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+    else:  # a later app in the same process (tests) logs as usual again
+        for logger in (app.logger, logging.getLogger("farmstore")):
+            if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+                logger.handlers[:] = [h for h in logger.handlers if not isinstance(h.formatter, JsonFormatter)]
+                logger.propagate = True
 
     @app.before_request
     def request_id():

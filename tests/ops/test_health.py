@@ -3,11 +3,14 @@ every response carries a request id (the caller's X-Request-ID when it is sane).
 
 from __future__ import annotations
 
+import io
+import json
 import os
 
 import pytest
 
 from farmstore import create_app
+from farmstore.health import JsonFormatter
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
@@ -56,3 +59,22 @@ def test_a_request_id_is_made_or_echoed(client):
     assert client.get("/healthz").headers["X-Request-ID"] != made
     assert client.get("/", headers={"X-Request-ID": "lb-42.abc"}).headers["X-Request-ID"] == "lb-42.abc"
     assert client.get("/", headers={"X-Request-ID": "bad id\\n"}).headers["X-Request-ID"] != "bad id\\n"
+
+
+@pytest.mark.app_config(LOG_FORMAT="json")
+def test_json_logs_carry_the_request_id(app):
+    stream = io.StringIO()
+    [handler] = [h for h in app.logger.handlers if isinstance(h.formatter, JsonFormatter)]
+    handler.setStream(stream)
+
+    @app.get("/_log")
+    def log_something():
+        app.logger.warning("여기 %s", "있어요")
+        return "ok"
+
+    app.test_client().get("/_log", headers={"X-Request-ID": "req-7"})
+
+    [line] = stream.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["message"] == "여기 있어요"
+    assert (entry["request_id"], entry["path"], entry["level"]) == ("req-7", "/_log", "WARNING")
