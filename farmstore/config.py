@@ -133,6 +133,14 @@ def load_settings(instance_path: Path) -> dict:
         "CURRENCY": os.environ.get("CURRENCY", "KRW"),
         # Uploads: the request cap is above the per-photo cap so the form can say which file.
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT") or str(instance_path / "media"),
+        # "s3": photos in an S3-compatible bucket instead of MEDIA_ROOT (served through /media/...).
+        "MEDIA_BACKEND": os.environ.get("MEDIA_BACKEND", "local").lower(),
+        "S3_BUCKET": os.environ.get("S3_BUCKET") or None,
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID") or None,
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+        "S3_REGION": os.environ.get("S3_REGION") or None,
+        "S3_PREFIX": os.environ.get("S3_PREFIX", ""),
         "MAX_PHOTO_BYTES": int(os.environ.get("MAX_PHOTO_BYTES", str(8 * 1024 * 1024))),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(32 * 1024 * 1024))),
         "PASSWORD_RESET_MAX_AGE": int(os.environ.get("PASSWORD_RESET_MAX_AGE", "3600")),
