@@ -85,8 +85,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     ):
         app.register_blueprint(blueprint)
 
-    from farmstore import cli, web
+    from farmstore import cli, health, web
+    from farmstore.tasks import celery_init_app
 
+    health.init_app(app)
     web.init_app(app)
     cli.init_app(app)
+    celery_init_app(app)
     return app

@@ -150,6 +150,8 @@ def load_settings(instance_path: Path) -> dict:
         # "refund" (given back to the buyer as store credit).
         "DEAL_MAX_REDEEM_DAYS": int(os.environ.get("DEAL_MAX_REDEEM_DAYS", "14")),
         "DEAL_UNREDEEMED_POLICY": os.environ.get("DEAL_UNREDEEMED_POLICY", "stall"),
+        # Pledges settled per committed batch when a group-buy's deadline passes.
+        "GROUP_BUY_SETTLEMENT_BATCH": int(os.environ.get("GROUP_BUY_SETTLEMENT_BATCH", "200")),
         # How long an evangelist's invitation for a new producer stays usable.
         "INVITATION_VALID_DAYS": int(os.environ.get("INVITATION_VALID_DAYS", "14")),
         # Locale, time and money.
@@ -159,11 +161,27 @@ def load_settings(instance_path: Path) -> dict:
         "CURRENCY": os.environ.get("CURRENCY", "KRW"),
         # Uploads: the request cap is above the per-photo cap so the form can say which file.
         "MEDIA_ROOT": os.environ.get("MEDIA_ROOT") or str(instance_path / "media"),
+        # "s3": photos in an S3-compatible bucket instead of MEDIA_ROOT (served through /media/...).
+        "MEDIA_BACKEND": os.environ.get("MEDIA_BACKEND", "local").lower(),
+        "S3_BUCKET": os.environ.get("S3_BUCKET") or None,
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL") or None,
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID") or None,
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+        "S3_REGION": os.environ.get("S3_REGION") or None,
+        "S3_PREFIX": os.environ.get("S3_PREFIX", ""),
         "MAX_PHOTO_BYTES": int(os.environ.get("MAX_PHOTO_BYTES", str(8 * 1024 * 1024))),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(32 * 1024 * 1024))),
         "PASSWORD_RESET_MAX_AGE": int(os.environ.get("PASSWORD_RESET_MAX_AGE", "3600")),
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "5 per minute;20 per hour"),
         "TICK_INTERVAL_SECONDS": int(os.environ.get("TICK_INTERVAL_SECONDS", "60")),
+        # Background work on Celery: the broker defaults to REDIS_URL; with neither set (development)
+        # nothing is enqueued and `flask farm tick` does the due work. Results are kept only if asked.
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL") or redis_url,
+        "CELERY_RESULT_BACKEND": os.environ.get("CELERY_RESULT_BACKEND") or None,
+        # Emails about a new story written per committed batch of the producer's followers.
+        # "json" logs one JSON object per line with the request id (X-Request-ID); else plain text.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text").lower(),
+        "FOLLOWER_FANOUT_BATCH": int(os.environ.get("FOLLOWER_FANOUT_BATCH", "500")),
         # Tokens live as long as the session: a producer may take an hour to write on a phone.
         "WTF_CSRF_TIME_LIMIT": None,
     }

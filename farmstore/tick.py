@@ -14,6 +14,7 @@ from farmstore.inquiries.services import escalate_unanswered, remind_unanswered
 from farmstore.notifications.services import deliver_due_messages
 from farmstore.payments.stripe_flow import cancel_abandoned_card_setups, reconcile_stripe_payments
 from farmstore.payments.toss_flow import reconcile_toss_payments
+from farmstore.regulars.services import notify_followers_of_new_posts
 from farmstore.sales import services as sales
 
 JOBS: list[tuple[str, Callable[..., object]]] = [
@@ -33,6 +34,7 @@ JOBS: list[tuple[str, Callable[..., object]]] = [
     ("abandoned_card_setups", cancel_abandoned_card_setups),
     ("question_reminders", remind_unanswered),
     ("question_escalations", escalate_unanswered),
+    ("story_followers", notify_followers_of_new_posts),
     # Mail last, so messages written by the jobs above go out in the same tick.
     ("mail", deliver_due_messages),
 ]

@@ -142,6 +142,7 @@ def app(request, database_url, tmp_path, smtp_server):
         "SMTP_TIMEOUT": 5.0,
         "RATELIMIT_STORAGE_URI": "memory://",
         "BASE_URL": "http://farmstore.test",
+        "CELERY_BROKER_URL": None,  # nothing is enqueued unless a test asks for a broker
     }
     marker = request.node.get_closest_marker("app_config")
     if marker:

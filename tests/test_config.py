@@ -18,6 +18,8 @@ SETTINGS_VARIABLES = (
     "SECRET_KEY",
     "DATABASE_URL",
     "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_RESULT_BACKEND",
     "SMTP_HOST",
     "SMTP_PORT",
     "CURRENCY",
@@ -143,6 +145,19 @@ def test_rate_limits_are_kept_in_memory_unless_redis_is_configured(monkeypatch, 
 
     assert settings["REDIS_URL"] == "redis://127.0.0.1:6379/3"
     assert settings["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
+
+
+def test_celery_uses_redis_as_its_broker_unless_told_otherwise(monkeypatch, tmp_path):
+    assert load_settings(tmp_path / "instance")["CELERY_BROKER_URL"] is None  # development: the tick
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    assert load_settings(tmp_path / "instance")["CELERY_BROKER_URL"] == "redis://127.0.0.1:6379/3"
+
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://queue.internal:6379/0")
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", "redis://queue.internal:6379/1")
+    settings = load_settings(tmp_path / "instance")
+    assert settings["CELERY_BROKER_URL"] == "redis://queue.internal:6379/0"
+    assert settings["CELERY_RESULT_BACKEND"] == "redis://queue.internal:6379/1"
 
 
 def test_mail_is_written_to_files_unless_an_smtp_host_is_configured(monkeypatch, tmp_path):

@@ -291,9 +291,11 @@ def cancel_group_buy(group_buy: GroupBuy, *, by, reason: str, now: datetime) -> 
     db.session.commit()
 
 
-def settle_due_group_buys(*, now: datetime, batch: int = SETTLEMENT_BATCH) -> int:
-    """Decide every group-buy whose deadline passed, then settle its pledges batch by batch.
-    Safe to kill at any point and run again. Returns the pledges settled in this run."""
+def settle_due_group_buys(*, now: datetime, batch: int | None = None) -> int:
+    """Decide every group-buy whose deadline passed, then settle its pledges batch by batch
+    (GROUP_BUY_SETTLEMENT_BATCH). Safe to kill at any point and run again, or on two workers at
+    once. Returns the pledges settled in this run."""
+    batch = batch or current_app.config.get("GROUP_BUY_SETTLEMENT_BATCH") or SETTLEMENT_BATCH
     due = db.session.scalars(select(GroupBuy.id).where(GroupBuy.status == "open", GroupBuy.deadline <= now)).all()
     for group_buy_id in due:
         reached = GroupBuy.units_pledged >= GroupBuy.min_units
@@ -314,7 +316,11 @@ def settle_due_group_buys(*, now: datetime, batch: int = SETTLEMENT_BATCH) -> in
 
 
 def _settle(group_buy: GroupBuy, *, now: datetime, batch: int) -> int:
-    """Move every still-active pledge of a decided group-buy, one committed batch at a time."""
+    """Move every still-active pledge of a decided group-buy, one committed batch at a time.
+    On PostgreSQL a batch's pledges are locked (SKIP LOCKED), so two workers settling the same
+    group-buy share out its pledges instead of waiting on each other; every move is conditional
+    anyway. The group-buy is marked settled only once no pledge is left active (if another worker
+    still holds some, it marks it, or the next run does)."""
     settled = 0
     while True:
         pledges = list(
@@ -323,6 +329,7 @@ def _settle(group_buy: GroupBuy, *, now: datetime, batch: int) -> int:
                 .where(Pledge.group_buy_id == group_buy.id, Pledge.status == "active")
                 .order_by(Pledge.id)
                 .limit(batch)
+                .with_for_update(skip_locked=True, of=Pledge)
                 .options(selectinload(Pledge.buyer))
             )
         )
@@ -335,7 +342,12 @@ def _settle(group_buy: GroupBuy, *, now: datetime, batch: int) -> int:
                 settled += _release(group_buy, record, now=now)
         db.session.commit()  # a batch of releases and pickup pledges is kept or lost as a whole
         db.session.expire_all()
-    group_buy.settled_at = now
+    still_active = select(Pledge.id).where(Pledge.group_buy_id == group_buy.id, Pledge.status == "active").exists()
+    db.session.execute(
+        update(GroupBuy)
+        .where(GroupBuy.id == group_buy.id, GroupBuy.settled_at.is_(None), ~still_active)
+        .values(settled_at=now)
+    )
     db.session.commit()
     return settled
 
@@ -357,14 +369,15 @@ def _charge(group_buy: GroupBuy, record: Pledge, *, now: datetime) -> int:
     is charged off-session once (its payment row is committed before the card is charged, with
     an idempotency key, and the outcome is committed right after)."""
     card = record.payment_method in CARD_PROVIDERS
-    payment = record_payment(record, commit=card)
-    if not card:
+    if not card:  # moved first: a pledge another worker moved gets no payment here
         moved = db.session.execute(
             update(Pledge).where(Pledge.id == record.id, Pledge.status == "active").values(status="due", settled_at=now)
         )
         if moved.rowcount == 1:
+            record_payment(record, commit=False)
             _tell(record, "group_buy_on", now=now)
         return moved.rowcount
+    payment = record_payment(record, commit=True)
     paid = payment.status == "succeeded" or _charge_card(record, payment, now=now)
     pay_by = None if paid else now + grace_period()
     moved = db.session.execute(
@@ -467,14 +480,16 @@ def record_payment(record: Pledge, *, commit: bool = True):
 
     payment = db.session.scalar(select(Payment).where(Payment.pledge_id == record.id))
     if payment is None:
-        payment = payments.new_payment(
-            producer_id=record.group_buy.producer_id, buyer_id=record.buyer_id,
-            amount=record.units * record.group_buy.unit_price, provider=record.payment_method, pledge=record,
-        )  # fmt: skip
+        try:
+            with db.session.begin_nested():  # two workers at once: the second finds the first's payment
+                payment = payments.new_payment(
+                    producer_id=record.group_buy.producer_id, buyer_id=record.buyer_id,
+                    amount=record.units * record.group_buy.unit_price, provider=record.payment_method, pledge=record,
+                )  # fmt: skip
+        except IntegrityError:
+            payment = db.session.scalar(select(Payment).where(Payment.pledge_id == record.id))
         if commit:
             db.session.commit()
-        else:
-            db.session.flush()
     return payment
 
 

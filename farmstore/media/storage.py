@@ -59,5 +59,17 @@ class LocalStorage:
 
 
 def get_storage() -> Storage:
-    """The storage configured for this app."""
-    return LocalStorage(current_app.config["MEDIA_ROOT"])
+    """The storage configured for this app: local disk (default) or S3 (MEDIA_BACKEND=s3)."""
+    config = current_app.config
+    if config.get("MEDIA_BACKEND") == "s3":
+        storage = current_app.extensions.get("media_s3")
+        if storage is None:  # one client per app: boto3 clients are thread-safe
+            from farmstore.media.s3 import S3Storage
+
+            storage = current_app.extensions["media_s3"] = S3Storage(
+                bucket=config["S3_BUCKET"], endpoint_url=config["S3_ENDPOINT_URL"],
+                access_key_id=config["S3_ACCESS_KEY_ID"], secret_access_key=config["S3_SECRET_ACCESS_KEY"],
+                region=config["S3_REGION"], prefix=config["S3_PREFIX"],
+            )  # fmt: skip
+        return storage
+    return LocalStorage(config["MEDIA_ROOT"])

@@ -73,7 +73,6 @@ def deliver_due_messages(*, now: datetime, limit: int = 200) -> DeliveryReport:
     """Send due outbox messages. Each is claimed and committed before SMTP is touched and
     marked sent right after, so a message is never handed to SMTP twice; failures are retried
     with backoff up to MAIL_MAX_ATTEMPTS."""
-    config = current_app.config
     report = DeliveryReport()
     stale = db.session.execute(
         update(OutboxMessage)
@@ -93,23 +92,50 @@ def deliver_due_messages(*, now: datetime, limit: int = 200) -> DeliveryReport:
         .limit(limit)
     ).all()
     for message_id in due_ids:
-        if not _claim(message_id, now):
-            continue
-        message = db.session.get(OutboxMessage, message_id)
-        try:
-            send_email(build_email(message, config["MAIL_FROM"]), config)
-        except Exception as exc:  # any transport failure is retried or given up on, never lost
-            message.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            if is_permanent(exc) or message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
-                message.status = OutboxMessage.FAILED
-                report.failed += 1
-            else:
-                message.status = OutboxMessage.PENDING
-                message.next_attempt_at = now + backoff(message.attempts)
-                report.retried += 1
-        else:
-            message.status = OutboxMessage.SENT
-            message.sent_at = now
+        outcome = _deliver(message_id, now=now)
+        if outcome == "sent":
             report.sent += 1
-        db.session.commit()
+        elif outcome == "retry":
+            report.retried += 1
+        elif outcome == "failed":
+            report.failed += 1
     return report
+
+
+def deliver_message(message_id: int, *, now: datetime) -> str:
+    """Send one outbox message if it is due (a worker's task, enqueued after the commit that wrote
+    it). Returns "sent", "retry" (left pending with backoff), "failed" or "skipped" (not due, or
+    already claimed by another worker or the mail job)."""
+    due = db.session.scalar(
+        select(OutboxMessage.id).where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == OutboxMessage.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+        )
+    )
+    return "skipped" if due is None else _deliver(message_id, now=now)
+
+
+def _deliver(message_id: int, *, now: datetime) -> str:
+    """Claim one message and hand it to the transport; the outcome is committed right after."""
+    config = current_app.config
+    if not _claim(message_id, now):
+        return "skipped"
+    message = db.session.get(OutboxMessage, message_id)
+    try:
+        send_email(build_email(message, config["MAIL_FROM"]), config)
+    except Exception as exc:  # any transport failure is retried or given up on, never lost
+        message.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        if is_permanent(exc) or message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
+            message.status = OutboxMessage.FAILED
+            outcome = "failed"
+        else:
+            message.status = OutboxMessage.PENDING
+            message.next_attempt_at = now + backoff(message.attempts)
+            outcome = "retry"
+    else:
+        message.status = OutboxMessage.SENT
+        message.sent_at = now
+        outcome = "sent"
+    db.session.commit()
+    return outcome

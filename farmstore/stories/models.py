@@ -111,6 +111,10 @@ class StoryPost(Hideable, db.Model):
     # The evangelist who drafted it with the producer ("written with …"); set by evangelists.drafts.
     # No foreign key: adding one on SQLite would rebuild this table (see migration 8b2c1a5d0f42).
     written_with_id: Mapped[int | None] = mapped_column(Integer)
+    # Telling the producer's followers (farmstore.regulars.services.notify_followers_of_post): the
+    # last follower id emailed so far, and when everyone was told (set for posts older than this).
+    followers_notified_through: Mapped[int | None] = mapped_column(Integer)
+    followers_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subject: Mapped[Subject] = relationship()
     author: Mapped[User | None] = relationship()

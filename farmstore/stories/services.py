@@ -150,8 +150,18 @@ def write_post(
     post = StoryPost(subject=subject, author=by, happened_on=happened_on, title=title, body=body, created_at=now)
     post.photos = [StoryPhoto(photo=photo, position=i) for i, photo in enumerate(saved)]
     db.session.add(post)
+    db.session.flush()
+    _tell_followers_after_commit(post)
     db.session.commit()
     return post
+
+
+def _tell_followers_after_commit(post: StoryPost) -> None:
+    """With Celery, a worker emails the producer's followers once this post is committed; without
+    it the tick's story_followers job does (farmstore.regulars.services.notify_followers_of_post)."""
+    from farmstore.tasks import enqueue_after_commit, notify_followers
+
+    enqueue_after_commit(db.session(), notify_followers, post.id)
 
 
 def edit_post(
