@@ -12,6 +12,7 @@ from farmstore.groupbuys import services as groupbuys
 from farmstore.inquiries.services import escalate_unanswered, remind_unanswered
 from farmstore.notifications.services import deliver_due_messages
 from farmstore.payments.stripe_flow import cancel_abandoned_card_setups, reconcile_stripe_payments
+from farmstore.referrals.services import expire_certificates
 from farmstore.sales import services as sales
 
 JOBS: list[tuple[str, Callable[..., object]]] = [
@@ -27,6 +28,7 @@ JOBS: list[tuple[str, Callable[..., object]]] = [
     ("abandoned_card_setups", cancel_abandoned_card_setups),
     ("question_reminders", remind_unanswered),
     ("question_escalations", escalate_unanswered),
+    ("gift_certificate_expiry", expire_certificates),
     # Mail last, so messages written by the jobs above go out in the same tick.
     ("mail", deliver_due_messages),
 ]
