@@ -503,6 +503,21 @@ def certificates_of(user, *, now: datetime, limit: int = 20) -> list[CreditCerti
     return live + [c for c in rows if c.id not in ids]
 
 
+def certificate_spends(*, order=None, pledge=None) -> list[tuple[CreditCertificate, int]]:
+    """What gift certificates paid of an order or a pledge (as spent, refunds aside): (certificate, won)."""
+    from farmstore.payments.models import Payment
+
+    where = Payment.order_id == order.id if order is not None else Payment.pledge_id == pledge.id
+    rows = db.session.execute(
+        select(CreditEntry.certificate_id, func.sum(CreditEntry.amount))
+        .join(Payment, Payment.id == CreditEntry.payment_id)
+        .where(where, CreditEntry.kind == "spend", CreditEntry.certificate_id.is_not(None))
+        .group_by(CreditEntry.certificate_id)
+        .order_by(CreditEntry.certificate_id)
+    ).all()
+    return [(db.session.get(CreditCertificate, cid), -spent) for cid, spent in rows]
+
+
 def credit_history(user, *, limit: int = 50) -> list[CreditEntry]:
     """A member's credit movements, newest first."""
     return list(
