@@ -143,6 +143,8 @@ def load_settings(instance_path: Path) -> dict:
         "SHARE_LINKS_PER_DAY": int(os.environ.get("SHARE_LINKS_PER_DAY", "40")),
         "REWARD_SPLIT_DECAY_PERCENT": int(os.environ.get("REWARD_SPLIT_DECAY_PERCENT", "50")),
         "REWARD_MAX_BPS": int(os.environ.get("REWARD_MAX_BPS", "2000")),
+        # Rewards for purchases at a market are that market's gift certificates, valid this many days.
+        "GIFT_CERTIFICATE_DAYS": int(os.environ.get("GIFT_CERTIFICATE_DAYS", "90")),
         # How long a group-buy pledge whose card was declined keeps its units while the buyer pays.
         "GROUP_BUY_GRACE_HOURS": int(os.environ.get("GROUP_BUY_GRACE_HOURS", "48")),
         # Market deals: coupons are valid at most this many days after the deal's day, and what

@@ -36,7 +36,7 @@ from farmstore.payments.models import Payment
 from farmstore.payments.services import refund
 from farmstore.producers.services import create_producer
 from farmstore.referrals import services as referrals
-from farmstore.referrals.models import Referral, ShareLink
+from farmstore.referrals.models import CreditCertificate, Referral, ShareLink
 from farmstore.regulars.services import follow
 from farmstore.sales.models import Order, PickupPoint, Sale
 from farmstore.sales.services import (
@@ -384,6 +384,7 @@ def seed(*, now: datetime) -> dict[str, int]:
     from farmstore.deals.demo import seed_deals
 
     seed_deals(now=now)
+    _seed_gift_certificates(now)
     from farmstore.evangelists.drafts import Draft
     from farmstore.inquiries.models import Question
 
@@ -679,6 +680,27 @@ def _seed_referrals(now: datetime) -> None:
     referrals.endorse(minho, kind="producer", target_id=cabbage.id, note="", now=now)
     referrals.endorse(sora, kind="producer", target_id=hanwoo.id, note="누렁이 이야기를 3년째 보고 있어요.",
                       now=now)  # fmt: skip
+
+
+GIFT_CERTIFICATE_KEYS = ("demo:gift-certificate:jiyeon", "demo:gift-certificate:jiyeon:expired")
+
+
+def _seed_gift_certificates(now: datetime) -> None:
+    """지연 holds a 강릉 중앙시장 gift certificate (5,000원, valid about three months) and one that
+    expired last week (its expiry entry written by the tick's job). The market has no stalls yet, so
+    nothing there can be bought through a chain: both are granted under the ledger keys in
+    GIFT_CERTIFICATE_KEYS. Once stalls sell, rewards for purchases there arrive the same way."""
+    from farmstore.evangelists.demo import MARKET
+
+    jiyeon = find_user_by_email(BUYERS[0][0])
+    market = db.session.scalar(select(Village).where(Village.name == MARKET["name"]))
+    if market is None or db.session.scalar(select(CreditCertificate.id).where(CreditCertificate.user_id == jiyeon.id)):
+        return
+    days = timedelta(days=1)
+    referrals.grant_credit(jiyeon, amount=2_000, key=GIFT_CERTIFICATE_KEYS[1], now=now - 100 * days,
+                           market_id=market.id)  # fmt: skip
+    referrals.expire_certificates(now=now - 8 * days)
+    referrals.grant_credit(jiyeon, amount=5_000, key=GIFT_CERTIFICATE_KEYS[0], now=now - days, market_id=market.id)
 
 
 def _seed_questions(now: datetime) -> None:

@@ -15,6 +15,7 @@ from farmstore.notifications.services import deliver_due_messages
 from farmstore.payments.stripe_flow import cancel_abandoned_card_setups, reconcile_stripe_payments
 from farmstore.payments.toss_flow import reconcile_toss_payments
 from farmstore.regulars.services import notify_followers_of_new_posts
+from farmstore.referrals.services import expire_certificates
 from farmstore.sales import services as sales
 
 JOBS: list[tuple[str, Callable[..., object]]] = [
@@ -35,6 +36,7 @@ JOBS: list[tuple[str, Callable[..., object]]] = [
     ("question_reminders", remind_unanswered),
     ("question_escalations", escalate_unanswered),
     ("story_followers", notify_followers_of_new_posts),
+    ("gift_certificate_expiry", expire_certificates),
     # Mail last, so messages written by the jobs above go out in the same tick.
     ("mail", deliver_due_messages),
 ]

@@ -139,3 +139,19 @@ def test_demo_has_a_chain_of_four_with_credit(app, runner):
     assert (buyer, chain) == ("Daniel", ["소라", "민호", "지연"])
     assert holders == 3 and entries == 6
     assert producers == 2
+
+
+def test_demo_buyer_holds_a_market_gift_certificate(app, runner, client):
+    from farmstore.referrals import services
+    from farmstore.timeutil import utcnow
+
+    runner.invoke(args=["farm", "seed-demo"])
+    client.post("/login", data={"email": "jiyeon@farmstore.example", "password": "harvest-moon-over-pyeongchang"})
+
+    with app.app_context():
+        jiyeon = db.session.scalar(select(User).where(User.email == "jiyeon@farmstore.example"))
+        live, expired = services.certificates_of(jiyeon, now=utcnow())
+        assert (live.village.name, live.village.kind, live.remaining) == ("강릉 중앙시장", "market", 5_000)
+        assert expired.is_expired(utcnow()) and expired.remaining == 0
+    page = client.get("/me/recommendations", headers={"Accept-Language": "ko"}).text
+    assert "강릉 중앙시장 상품권 5,000원 · " in page and "기간이 끝났어요" in page

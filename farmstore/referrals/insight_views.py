@@ -11,6 +11,7 @@ from farmstore.groupbuys.services import get_group_buy
 from farmstore.producers.services import get_producer
 from farmstore.referrals import bp, insight, services
 from farmstore.sales.services import get_sale
+from farmstore.timeutil import utcnow
 from farmstore.web import found, owner_only
 
 
@@ -56,8 +57,9 @@ def group_buy_insight(group_buy_id: int):
 @login_required
 def my_insight():
     """What the member's recommendations brought, and their store credit."""
-    history = services.credit_history(current_user)
+    history, now = services.credit_history(current_user), utcnow()
     return render_template(
         "referrals/my_insight.html", mine=insight.my_insight(current_user), balance=services.balance_of(current_user),
         history=history, producers=insight.credit_producers(history),
+        certificates=services.certificates_of(current_user, now=now), now=now,
     )  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from farmstore.accounts.models import User
     from farmstore.groupbuys.models import Pledge
     from farmstore.sales.models import Order
+    from farmstore.villages.models import Village
 
 # What a share link can point at. The producer of every target is stored on the link, so chains,
 # attribution and insight work per producer without looking at the target again.
@@ -36,6 +37,7 @@ CREDIT_KINDS = {
     "spend": _l("Spent at checkout"),
     "spend_refund": _l("Returned (refund)"),
     "grant": _l("Gift from farmstore"),
+    "expiry": _l("Gift certificate expired"),
 }
 
 
@@ -184,10 +186,45 @@ class CreditAccount(db.Model):
     balance: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CreditCertificate(db.Model):
+    """A market gift certificate (상품권): store credit of one member that can be spent only with the
+    producers of one village (a market: the scope) and only until `expires_at`. It is part of the one
+    credit ledger: every change is a CreditEntry naming it, and `remaining` is kept like an account's
+    balance (changed under the member's account lock, never below zero). Once it has expired the tick
+    writes one "expiry" entry for what is left and sets `expired_at`."""
+
+    __tablename__ = "credit_certificates"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0", name="remaining"),
+        Index("ix_credit_certificates_user_scope", "user_id", "village_id", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id", ondelete="CASCADE"))
+    remaining: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    village: Mapped[Village] = relationship()
+
+    @property
+    def valid_through(self) -> datetime:
+        """The last moment it can be spent (its last day, once shown in the local zone)."""
+        return self.expires_at - timedelta(seconds=1)
+
+    def is_expired(self, now: datetime) -> bool:
+        """True from `expires_at` on, whether or not the tick has written its expiry yet."""
+        return self.expired_at is not None or now >= self.expires_at
+
+
 class CreditEntry(db.Model):
     """One movement of store credit, never changed or deleted. `amount` is what moved; `intended`
     is what should have moved (a reversal can take back no more than is left of the balance).
-    `key` names the event, so replaying it cannot write twice."""
+    `key` names the event, so replaying it cannot write twice. An entry with a `certificate_id`
+    moved that gift certificate's credit (and `balance_after` is what the certificate has left);
+    one without moved the member's general credit."""
 
     __tablename__ = "credit_entries"
     __table_args__ = (CheckConstraint(f"kind IN ({', '.join(repr(k) for k in CREDIT_KINDS)})", name="kind"),)
@@ -202,7 +239,12 @@ class CreditEntry(db.Model):
     referral_id: Mapped[int | None] = mapped_column(ForeignKey("referrals.id", ondelete="SET NULL"), index=True)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"), index=True)
     producer_id: Mapped[int | None] = mapped_column(ForeignKey("producers.id", ondelete="SET NULL"))
+    certificate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("credit_certificates.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    certificate: Mapped[CreditCertificate | None] = relationship()
 
     @property
     def kind_label(self) -> str:

@@ -14,18 +14,23 @@ Rules, in one place:
   and handed over, it is split along the chain: each recommender further away gets
   REWARD_SPLIT_DECAY_PERCENT of the share of the one before (50: 4/7, 2/7, 1/7 for three people),
   whole won, the rounding remainder to the closest. Refunds take rewards back in proportion.
+- For a purchase from a producer of a market (a village of kind "market") the reward is that
+  market's gift certificate (상품권), valid GIFT_CERTIFICATE_DAYS: credit spendable only with the
+  market's producers (see "Store credit" below).
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from farmstore.errors import DomainError, NotAllowed
 from farmstore.extensions import db
@@ -34,6 +39,7 @@ from farmstore.referrals.models import (
     Attribution,
     ChainEntry,
     CreditAccount,
+    CreditCertificate,
     CreditEntry,
     Endorsement,
     LinkVisit,
@@ -425,15 +431,21 @@ def settle_rewards(referral: Referral, *, now: datetime) -> int:
     entries = referral.entries
     old_parts = split_reward(before, len(entries), decay)
     new_parts = split_reward(target, len(entries), decay)
+    market = market_of(referral.producer_id)
     moved = 0
     for entry, old, new in zip(entries, old_parts, new_parts, strict=True):
         if entry.user_id is None or new == old:
             continue  # a former member's share stays with the producer
-        kind = "reward" if new > old else "reward_reversal"
-        _move_credit(
-            entry.user_id, new - old, kind=kind, key=f"reward:{referral.id}:{entry.position}:{before}:{target}",
-            now=now, referral_id=referral.id, producer_id=referral.producer_id,
-        )  # fmt: skip
+        key = f"reward:{referral.id}:{entry.position}:{before}:{target}"
+        if new > old:
+            _give_reward(
+                entry.user_id, new - old, market=market, key=key, now=now, referral_id=referral.id,
+                producer_id=referral.producer_id,
+            )  # fmt: skip
+        else:
+            _take_back_reward(
+                entry.user_id, new - old, referral_id=referral.id, key=key, now=now, producer_id=referral.producer_id
+            )
         moved += new - old
     if moved:
         ledger_reward(payment_id, amount=moved, key=f"reward:{referral.id}:{before}:{target}", now=now)
@@ -448,90 +460,346 @@ def settle_rewards_of(*, order=None, pledge=None, now: datetime) -> int:
 
 
 # -- Store credit --------------------------------------------------------------------------------
+#
+# One ledger for all credit. A member has general credit (CreditAccount.balance) and may hold gift
+# certificates of markets (CreditCertificate): credit with a scope (spendable only with the producers
+# of that village) and an expiry. Every movement of either is a CreditEntry; every movement of a
+# member's credit happens under the lock of their CreditAccount row, so nothing is spent twice.
+# - Spending pays first from the certificates whose scope is the paid producer's village, soonest to
+#   expire first, then from general credit.
+# - A refund gives back where the payment took from, in the reverse order (general credit first, then
+#   certificates, latest to expire first). A certificate that has expired by then is not revived: its
+#   part comes back as a new certificate of the same market, valid GIFT_CERTIFICATE_DAYS from the refund.
+# - After `expires_at` the tick writes one "expiry" entry taking what is left of a certificate.
 
 
-def balance_of(user) -> int:
-    """A member's store credit in won."""
-    return db.session.scalar(select(CreditAccount.balance).where(CreditAccount.user_id == user.id)) or 0
+def _certificates_for(user_id: int, producer_id: int, now: datetime):
+    """The query for a member's certificates spendable with a producer now, soonest to expire first."""
+    from farmstore.producers.models import Producer
 
-
-def claim_balance(user) -> int:
-    """The member's credit, read under a lock held until the caller's transaction ends, so what a
-    checkout decides to spend is still there when it spends it (a no-op UPDATE takes the row lock on
-    PostgreSQL and the write lock on SQLite)."""
-    db.session.execute(
-        update(CreditAccount)
-        .where(CreditAccount.user_id == user.id)
-        .values(balance=CreditAccount.balance)
-        .execution_options(synchronize_session=False)
+    village = select(Producer.village_id).where(Producer.id == producer_id).scalar_subquery()
+    return (
+        select(CreditCertificate)
+        .where(
+            CreditCertificate.user_id == user_id,
+            CreditCertificate.village_id == village,
+            CreditCertificate.expires_at > now,
+            CreditCertificate.expired_at.is_(None),
+            CreditCertificate.remaining > 0,
+        )
+        .order_by(CreditCertificate.expires_at, CreditCertificate.id)
     )
-    return balance_of(user)
+
+
+def balance_of(user, *, producer_id: int | None = None, now: datetime | None = None) -> int:
+    """A member's general store credit in won; with `producer_id` (and `now`), everything they can
+    spend with that producer: general credit plus the gift certificates of the producer's market."""
+    general = db.session.scalar(select(CreditAccount.balance).where(CreditAccount.user_id == user.id)) or 0
+    if producer_id is None:
+        return general
+    scoped = _certificates_for(user.id, producer_id, now).subquery()
+    return general + db.session.scalar(select(func.coalesce(func.sum(scoped.c.remaining), 0)))
+
+
+def claim_balance(user, *, producer_id: int | None = None, now: datetime | None = None) -> int:
+    """balance_of, read under the member's account lock held until the caller's transaction ends, so
+    what a checkout decides to spend is still there when it spends it."""
+    _lock_account(user.id)
+    return balance_of(user, producer_id=producer_id, now=now)
+
+
+def spendable_with(user, *, producer_id: int, now: datetime) -> tuple[int, list[CreditCertificate]]:
+    """What a checkout offers: the member's general credit and their certificates valid with this
+    producer (soonest to expire first)."""
+    general = balance_of(user)
+    certificates = list(db.session.scalars(_certificates_for(user.id, producer_id, now)))
+    return general, certificates
+
+
+def certificates_of(user, *, now: datetime, limit: int = 20) -> list[CreditCertificate]:
+    """A member's latest gift certificates: those with credit left first (soonest to expire first),
+    then the used up and expired ones, newest first."""
+    rows = db.session.scalars(
+        select(CreditCertificate)
+        .where(CreditCertificate.user_id == user.id)
+        .order_by(CreditCertificate.id.desc())
+        .options(selectinload(CreditCertificate.village))
+        .limit(limit)
+    ).all()
+    live = sorted((c for c in rows if c.remaining and not c.is_expired(now)), key=lambda c: (c.expires_at, c.id))
+    ids = {c.id for c in live}
+    return live + [c for c in rows if c.id not in ids]
+
+
+def certificate_spends(*, order=None, pledge=None) -> list[tuple[CreditCertificate, int]]:
+    """What gift certificates paid of an order or a pledge (as spent, refunds aside): (certificate, won)."""
+    from farmstore.payments.models import Payment
+
+    where = Payment.order_id == order.id if order is not None else Payment.pledge_id == pledge.id
+    rows = db.session.execute(
+        select(CreditEntry.certificate_id, func.sum(CreditEntry.amount))
+        .join(Payment, Payment.id == CreditEntry.payment_id)
+        .where(where, CreditEntry.kind == "spend", CreditEntry.certificate_id.is_not(None))
+        .group_by(CreditEntry.certificate_id)
+        .order_by(CreditEntry.certificate_id)
+    ).all()
+    return [(db.session.get(CreditCertificate, cid), -spent) for cid, spent in rows]
 
 
 def credit_history(user, *, limit: int = 50) -> list[CreditEntry]:
     """A member's credit movements, newest first."""
     return list(
         db.session.scalars(
-            select(CreditEntry).where(CreditEntry.user_id == user.id).order_by(CreditEntry.id.desc()).limit(limit)
+            select(CreditEntry)
+            .where(CreditEntry.user_id == user.id)
+            .order_by(CreditEntry.id.desc())
+            .options(selectinload(CreditEntry.certificate).selectinload(CreditCertificate.village))
+            .limit(limit)
         )
     )
 
 
-def _move_credit(
-    user_id: int, amount: int, *, kind: str, key: str, now: datetime, strict: bool = False, **refs
-) -> CreditEntry | None:  # fmt: skip
-    """Add (or take) credit and explain it with an entry (caller commits). The account row is
-    locked, so the balance and `balance_after` are exact. Taking more than is left: with `strict`
-    (spending) it is refused; otherwise (a reversal) only what is left is taken. A key seen before
-    changes nothing."""
-    if db.session.scalar(select(CreditEntry.id).where(CreditEntry.key == key)) is not None:
-        return None
+def certificate_expiry(now: datetime) -> datetime:
+    """When a certificate issued at `now` expires: at the end of the local day GIFT_CERTIFICATE_DAYS
+    later, so it is valid through that whole day."""
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    last_day = local_today(now, str(zone)) + timedelta(days=current_app.config["GIFT_CERTIFICATE_DAYS"])
+    return datetime.combine(last_day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+
+
+def market_of(producer_id: int) -> int | None:
+    """The village id of a producer's market, or None when the producer is not at a market."""
+    from farmstore.producers.models import Producer
+    from farmstore.villages.models import Village
+
+    return db.session.scalar(
+        select(Village.id)
+        .join(Producer, Producer.village_id == Village.id)
+        .where(Producer.id == producer_id, Village.kind == "market")
+    )
+
+
+def _lock_account(user_id: int) -> int:
+    """Open the member's account if needed, lock its row until the caller's transaction ends and
+    return the general balance (a no-op UPDATE takes PostgreSQL's row lock and SQLite's write lock)."""
     if db.session.get(CreditAccount, user_id) is None:
         try:
             with db.session.begin_nested():
                 db.session.add(CreditAccount(user_id=user_id, balance=0))
         except IntegrityError:
             pass  # opened by a simultaneous movement
-    balance = db.session.scalar(select(CreditAccount.balance).where(CreditAccount.user_id == user_id).with_for_update())
-    moved = amount if amount >= 0 else -min(-amount, balance)
-    if strict and moved != amount:
-        raise DomainError(_l("You do not have that much store credit."), field="credit")
     db.session.execute(
         update(CreditAccount)
         .where(CreditAccount.user_id == user_id)
-        .values(balance=CreditAccount.balance + moved)
+        .values(balance=CreditAccount.balance)
         .execution_options(synchronize_session=False)
+    )
+    return db.session.scalar(select(CreditAccount.balance).where(CreditAccount.user_id == user_id).with_for_update())
+
+
+def _key_seen(key: str) -> bool:
+    return db.session.scalar(select(CreditEntry.id).where(CreditEntry.key == key)) is not None
+
+
+def _move_credit(
+    user_id: int, amount: int, *, kind: str, key: str, now: datetime, strict: bool = False,
+    certificate: CreditCertificate | None = None, **refs,
+) -> CreditEntry | None:  # fmt: skip
+    """Add (or take) credit and explain it with an entry (caller commits): general credit, or with
+    `certificate` that certificate's. The account row is locked, so the balance and `balance_after`
+    are exact. Taking more than is left: with `strict` (spending) it is refused; otherwise (a
+    reversal, an expiry) only what is left is taken. A key seen before changes nothing."""
+    if _key_seen(key):
+        return None
+    balance = _lock_account(user_id)
+    if certificate is not None:
+        balance = db.session.scalar(select(CreditCertificate.remaining).where(CreditCertificate.id == certificate.id))
+    moved = amount if amount >= 0 else -min(-amount, balance)
+    if strict and moved != amount:
+        raise DomainError(_l("You do not have that much store credit."), field="credit")
+    target = CreditAccount if certificate is None else CreditCertificate
+    column = CreditAccount.balance if certificate is None else CreditCertificate.remaining
+    where = CreditAccount.user_id == user_id if certificate is None else CreditCertificate.id == certificate.id
+    db.session.execute(
+        update(target).where(where).values({column: column + moved}).execution_options(synchronize_session=False)
     )
     entry = CreditEntry(
         key=key, user_id=user_id, kind=kind, amount=moved, intended=amount, balance_after=balance + moved,
-        created_at=now, **refs,
+        created_at=now, certificate_id=certificate.id if certificate else None, **refs,
     )  # fmt: skip
     db.session.add(entry)
     db.session.flush()
+    if certificate is not None:
+        db.session.expire(certificate, ["remaining"])
     return entry
 
 
+def _issue_certificate(
+    user_id: int, amount: int, *, village_id: int, kind: str, key: str, now: datetime, **refs
+) -> CreditEntry | None:  # fmt: skip
+    """A new gift certificate of a market holding `amount` (caller commits); once per key."""
+    if _key_seen(key):
+        return None
+    _lock_account(user_id)
+    certificate = CreditCertificate(
+        user_id=user_id, village_id=village_id, remaining=0, expires_at=certificate_expiry(now), created_at=now
+    )
+    db.session.add(certificate)
+    db.session.flush()
+    return _move_credit(user_id, amount, kind=kind, key=key, now=now, certificate=certificate, **refs)
+
+
+def _give_reward(user_id: int, amount: int, *, market: int | None, key: str, now: datetime, **refs) -> None:
+    """A recommender's reward: general credit, or for a purchase at a market that market's gift
+    certificate (caller commits)."""
+    if market is None:
+        _move_credit(user_id, amount, kind="reward", key=key, now=now, **refs)
+    else:
+        _issue_certificate(user_id, amount, village_id=market, kind="reward", key=key, now=now, **refs)
+
+
+def _take_back_reward(user_id: int, amount: int, *, referral_id: int, key: str, now: datetime, **refs) -> None:
+    """Take back `-amount` of a reward (caller commits): from the certificates it was issued as
+    (latest first, each at most what it still owes of this reward, and no more than it has left, as
+    with general credit), then from general credit."""
+    want = -amount
+    owed = db.session.execute(
+        select(CreditEntry.certificate_id, func.sum(CreditEntry.intended))
+        .where(
+            CreditEntry.user_id == user_id,
+            CreditEntry.referral_id == referral_id,
+            CreditEntry.certificate_id.is_not(None),
+            CreditEntry.kind.in_(("reward", "reward_reversal")),
+        )
+        .group_by(CreditEntry.certificate_id)
+        .order_by(CreditEntry.certificate_id.desc())
+    ).all()
+    for certificate_id, still_owed in owed:
+        ask = min(want, still_owed)
+        if ask <= 0:
+            continue
+        certificate = db.session.get(CreditCertificate, certificate_id)
+        _move_credit(
+            user_id, -ask, kind="reward_reversal", key=f"{key}:c{certificate_id}", now=now, certificate=certificate,
+            referral_id=referral_id, **refs,
+        )  # fmt: skip
+        want -= ask
+    if want:
+        _move_credit(user_id, -want, kind="reward_reversal", key=key, now=now, referral_id=referral_id, **refs)
+
+
 def spend_credit(payment, *, now: datetime) -> None:
-    """Take a credit payment's amount from its buyer's credit (caller commits; refuses overdraft)."""
-    _move_credit(
-        payment.buyer_id, -payment.amount, kind="spend", key=f"spend:{payment.id}", now=now, strict=True,
-        payment_id=payment.id, producer_id=payment.producer_id,
-    )  # fmt: skip
+    """Take a credit payment's amount from its buyer (caller commits; refuses overdraft): first the
+    gift certificates of the paid producer's market, soonest to expire first, then general credit.
+    Replaying it for the same payment changes nothing."""
+    if db.session.scalar(
+        select(CreditEntry.id).where(CreditEntry.payment_id == payment.id, CreditEntry.kind == "spend").limit(1)
+    ):
+        return
+    refs = {"payment_id": payment.id, "producer_id": payment.producer_id}
+    _lock_account(payment.buyer_id)
+    left = payment.amount
+    for certificate in db.session.scalars(
+        _certificates_for(payment.buyer_id, payment.producer_id, now).execution_options(populate_existing=True)
+    ).all():
+        take = min(left, certificate.remaining)
+        _move_credit(
+            payment.buyer_id, -take, kind="spend", key=f"spend:{payment.id}:c{certificate.id}", now=now,
+            strict=True, certificate=certificate, **refs,
+        )  # fmt: skip
+        left -= take
+        if not left:
+            return
+    _move_credit(payment.buyer_id, -left, kind="spend", key=f"spend:{payment.id}", now=now, strict=True, **refs)
 
 
 def return_credit(refund, *, now: datetime) -> None:
-    """A refund of a credit payment goes back to the buyer as credit (caller commits)."""
+    """A refund of a credit payment goes back as credit where the payment took it from (caller
+    commits): general credit first, then its certificates, latest to expire first, each at most what
+    the payment took from it. A certificate that has expired comes back as a new one of the same
+    market (valid GIFT_CERTIFICATE_DAYS from now)."""
     payment = refund.payment
-    _move_credit(
-        payment.buyer_id, refund.amount, kind="spend_refund", key=f"refund:{refund.id}", now=now,
-        payment_id=payment.id, producer_id=payment.producer_id,
+    key = f"refund:{refund.id}"
+    if db.session.scalar(
+        select(CreditEntry.id).where(CreditEntry.payment_id == payment.id, CreditEntry.key.like(f"{key}%")).limit(1)
+    ):
+        return
+    refs = {"payment_id": payment.id, "producer_id": payment.producer_id}
+    _lock_account(payment.buyer_id)
+    entries = db.session.scalars(select(CreditEntry).where(CreditEntry.payment_id == payment.id)).all()
+    returned_before = sum(e.amount for e in entries if e.kind == "spend_refund")
+    taken: dict[int | None, int] = {}
+    for entry in entries:
+        if entry.kind == "spend":
+            taken[entry.certificate_id] = taken.get(entry.certificate_id, 0) - entry.amount
+    certificates = sorted(
+        (db.session.get(CreditCertificate, cid) for cid in taken if cid is not None),
+        key=lambda c: (c.expires_at, c.id), reverse=True,
     )  # fmt: skip
+    left = refund.amount
+    for certificate in [None, *certificates]:
+        capacity = taken.get(certificate.id if certificate else None, 0)
+        skipped = min(returned_before, capacity)  # already given back by earlier refunds
+        returned_before -= skipped
+        give = min(left, capacity - skipped)
+        if give <= 0:
+            continue
+        if certificate is None:
+            _move_credit(payment.buyer_id, give, kind="spend_refund", key=key, now=now, **refs)
+        elif certificate.is_expired(now):
+            _issue_certificate(
+                payment.buyer_id, give, village_id=certificate.village_id, kind="spend_refund",
+                key=f"{key}:c{certificate.id}", now=now, **refs,
+            )  # fmt: skip
+        else:
+            _move_credit(
+                payment.buyer_id, give, kind="spend_refund", key=f"{key}:c{certificate.id}", now=now,
+                certificate=certificate, **refs,
+            )  # fmt: skip
+        left -= give
+        if not left:
+            return
 
 
-def grant_credit(user, *, amount: int, key: str, now: datetime) -> None:
-    """A gift of credit from farmstore (demo, goodwill); commits."""
-    _move_credit(user.id, amount, kind="grant", key=key, now=now)
+def grant_credit(user, *, amount: int, key: str, now: datetime, market_id: int | None = None) -> None:
+    """A gift of credit from farmstore (demo, goodwill), or with `market_id` a gift certificate of
+    that market; commits."""
+    if market_id is None:
+        _move_credit(user.id, amount, kind="grant", key=key, now=now)
+    else:
+        _issue_certificate(user.id, amount, village_id=market_id, kind="grant", key=key, now=now)
     db.session.commit()
+
+
+def expire_certificates(*, now: datetime, batch: int = 500) -> int:
+    """Tick: every certificate past its expiry gets one "expiry" entry taking what is left, and is
+    marked expired (claimed by a conditional UPDATE under the member's account lock, so running it
+    twice, or two ticks at once, writes it once). Returns how many certificates expired."""
+    due = db.session.execute(
+        select(CreditCertificate.id, CreditCertificate.user_id)
+        .where(CreditCertificate.expires_at <= now, CreditCertificate.expired_at.is_(None))
+        .order_by(CreditCertificate.id)
+        .limit(batch)
+    ).all()
+    expired = 0
+    for certificate_id, user_id in due:
+        _lock_account(user_id)  # the same lock order as spending: account, then certificate
+        claimed = db.session.execute(
+            update(CreditCertificate)
+            .where(CreditCertificate.id == certificate_id, CreditCertificate.expired_at.is_(None))
+            .values(expired_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount:
+            certificate = db.session.get(CreditCertificate, certificate_id, populate_existing=True)
+            if certificate.remaining:
+                _move_credit(
+                    user_id, -certificate.remaining, kind="expiry", key=f"expiry:{certificate_id}", now=now,
+                    certificate=certificate,
+                )  # fmt: skip
+            expired += 1
+        db.session.commit()
+    return expired
 
 
 # -- Endorsements --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, user_logged_in
@@ -14,6 +15,7 @@ from wtforms.validators import Length
 
 from farmstore.errors import DomainError
 from farmstore.extensions import limiter
+from farmstore.i18n import format_money
 from farmstore.referrals import bp, services
 from farmstore.stories.views import qr_svg
 from farmstore.timeutil import utcnow
@@ -181,9 +183,39 @@ def recommender(step) -> str:
 
 
 @bp.app_template_global()
-def credit_balance() -> int:
-    """The signed-in member's store credit (0 for guests)."""
-    return services.balance_of(current_user) if current_user.is_authenticated else 0
+def credit_for(producer_id: int) -> dict:
+    """What the signed-in member can spend with a producer at checkout: the total, and the gift
+    certificates of the producer's market among it (nothing for guests)."""
+    if not current_user.is_authenticated:
+        return {"total": 0, "certificates": []}
+    general, certificates = services.spendable_with(current_user, producer_id=producer_id, now=utcnow())
+    return {"total": general + sum(c.remaining for c in certificates), "certificates": certificates}
+
+
+@bp.app_template_global()
+def certificate_line(certificate) -> str:
+    """A gift certificate as buyers read it: "강릉 중앙시장 상품권 3,000원 · 2027년 3월 4일까지", or
+    that it has expired or been used up."""
+    name = certificate_name(certificate)
+    last_day = format_date(certificate.valid_through, "long")
+    if certificate.is_expired(utcnow()):
+        return _("%(name)s · expired on %(date)s", name=name, date=last_day)
+    if not certificate.remaining:
+        return _("%(name)s · used up", name=name)
+    return _("%(name)s %(amount)s · until %(date)s", name=name, amount=format_money(certificate.remaining),
+             date=last_day)  # fmt: skip
+
+
+@bp.app_template_global()
+def certificate_spends(order) -> list:
+    """(certificate, won) that the buyer's gift certificates paid of an order."""
+    return services.certificate_spends(order=order)
+
+
+@bp.app_template_global()
+def certificate_name(certificate) -> str:
+    """ "강릉 중앙시장 상품권": which market's gift certificate."""
+    return _("%(market)s gift certificate", market=certificate.village.name)
 
 
 from farmstore.referrals import insight_views  # noqa: E402, F401 (routes of the insight pages)

@@ -356,7 +356,8 @@ def place_order(
     """Order from one sale. Stock is taken atomically; prices and the total are computed here,
     never taken from the form. Submitting the same checkout twice returns the first order.
     Pay at pickup confirms at once; a card order holds its stock for `reservation_minutes`.
-    With `use_credit` the buyer's store credit pays first (a credit payment beside the other one).
+    With `use_credit` the buyer's store credit pays first (a credit payment beside the other one):
+    gift certificates of the producer's market, then general credit.
     The chain of recommendations that brought the buyer is recorded with the order."""
     checkout_key = (checkout_key or "").strip()[:64]
     if not checkout_key:
@@ -386,7 +387,8 @@ def place_order(
     ordered = sorted(wanted, key=lambda pair: pair[0].id)  # one lock order for everyone: no deadlocks
     lines = [OrderLine(sale_item_id=item.id, quantity=quantity, unit_price=item.price) for item, quantity in ordered]
     total = sum(line.quantity * line.unit_price for line in lines)
-    credit = min(referrals.claim_balance(buyer), total) if use_credit and referrals.balance_of(buyer) else 0
+    spendable = referrals.balance_of(buyer, producer_id=sale.producer_id, now=now) if use_credit else 0
+    credit = min(referrals.claim_balance(buyer, producer_id=sale.producer_id, now=now), total) if spendable else 0
     if credit == total:
         payment_method = "pickup"  # nothing left to pay: confirmed at once
     card = payment_method in CARD_PROVIDERS
