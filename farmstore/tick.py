@@ -14,8 +14,8 @@ from farmstore.inquiries.services import escalate_unanswered, remind_unanswered
 from farmstore.notifications.services import deliver_due_messages
 from farmstore.payments.stripe_flow import cancel_abandoned_card_setups, reconcile_stripe_payments
 from farmstore.payments.toss_flow import reconcile_toss_payments
-from farmstore.regulars.services import notify_followers_of_new_posts
 from farmstore.referrals.services import expire_certificates
+from farmstore.regulars.services import notify_followers_of_new_posts
 from farmstore.sales import services as sales
 
 JOBS: list[tuple[str, Callable[..., object]]] = [
