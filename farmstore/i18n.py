@@ -67,6 +67,11 @@ def _local(value: datetime) -> datetime:
     return value.astimezone(get_timezone())
 
 
+def format_clock(value) -> str:
+    """A time of day on the 24-hour clock (a stall's opening hours: 09:00)."""
+    return value.strftime("%H:%M") if value else ""
+
+
 def format_when(value, style: str = "medium", now: datetime | None = None) -> str:
     """A UTC datetime shown in the configured time zone: "12월 4일 오후 10:30" in Korean, "Dec 4,
     10:30 PM" in English ("2025년 12월 4일 …", "Dec 4, 2025, …" when not this year)."""
@@ -127,4 +132,5 @@ def init_app(app) -> None:
     app.jinja_env.filters["josa"] = josa
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["when"] = format_when
+    app.jinja_env.filters["clock"] = format_clock
     app.jinja_env.filters["day"] = format_day

@@ -2,8 +2,10 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, RadioField, SelectChoice, StringField, TextAreaField, TimeField
+from wtforms import DateField, RadioField, SelectChoice, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from farmstore.forms import IntegerField
 
 
 class StallForm(FlaskForm):

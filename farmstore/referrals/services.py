@@ -759,6 +759,8 @@ def return_credit(refund, *, now: datetime) -> None:
         left -= give
         if not left:
             return
+    if left and payment.provider != "credit":  # refunded as credit though paid otherwise (an unused deal coupon)
+        _move_credit(payment.buyer_id, left, kind="spend_refund", key=key, now=now, **refs)
 
 
 def grant_credit(user, *, amount: int, key: str, now: datetime, market_id: int | None = None) -> None:

@@ -160,7 +160,7 @@ def test_a_buyer_walks_from_the_village_to_a_cow_and_its_product_then_follows_th
     assert meta(page, "twitter:card") == "summary_large_image"
     assert meta(page, "og:locale") == "ko_KR"
     image_url = meta(page, "og:image")
-    assert re.fullmatch(r"http://[^/]+/.+/large\.jpg", image_url)
+    assert re.fullmatch(r"http://[^/]+/.+/share\.jpg", image_url)
     assert meta(page, "twitter:image") == image_url
     image = page.request.get(image_url)
     assert image.status == 200

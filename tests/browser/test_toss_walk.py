@@ -28,6 +28,7 @@ def order_by_toss(page: Page, base: str, ids: dict) -> None:
     page.goto(f"{base}/sales/{ids['sale']}")
     page.locator(f"input[name='qty-{ids['item']}']").fill("2")
     page.locator("input[name=payment_method][value=toss]").check()
+    page.locator("form[action$='/review'] button[type=submit]").click()
     page.locator("form[action$='/order'] button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/orders/\d+/pay$"))
     expect(page.locator("#pay-button")).to_be_enabled()

@@ -182,7 +182,7 @@ def test_only_the_card_page_lets_stripe_in(client, auth, world):
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
     assert [attributes for attributes, body in scripts if body.strip()] == []  # no inline script
     sources = [re.search(r'src="([^"]+)"', attributes)[1] for attributes, _body in scripts]
-    assert sources == ["https://js.stripe.com/v3/", "/static/js/pay.js"]
+    assert sources == ["/static/js/limits.js", "https://js.stripe.com/v3/", "/static/js/pay.js"]
     assert 'value="stripe"' in group_buy_page.text  # the page offers paying by card
 
 

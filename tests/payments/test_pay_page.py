@@ -41,7 +41,12 @@ def test_the_buyer_gets_the_payment_element_for_this_orders_intent(client, auth,
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
     assert [attributes for attributes, body in scripts if body.strip() or "src=" not in attributes] == []
     sources = [re.search(r'src="([^"]+)"', attributes)[1] for attributes, _body in scripts]
-    assert sources == ["https://js.stripe.com/v3/", "/static/js/countdown.js", "/static/js/pay.js"]
+    assert sources == [
+        "/static/js/limits.js",
+        "https://js.stripe.com/v3/",
+        "/static/js/countdown.js",
+        "/static/js/pay.js",
+    ]
     assert response.headers["Cache-Control"] == "no-store"
 
 

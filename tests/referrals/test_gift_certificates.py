@@ -69,7 +69,9 @@ def earn_at_the_market(world):
     visit(share(world.a, world.fish.sale), world.b)
     visit(share(world.b, world.fish.sale), world.c)
     bought = buy(world.fish.sale, world.c, 2)
-    check_in(sale=world.fish.sale, code=bought.pickup_code, by=world.fish.producer.user, now=NOW)
+    check_in(
+        sale=world.fish.sale, code=bought.pickup_code, by=world.fish.producer.user, now=world.fish.sale.pickup_starts_at
+    )
     return bought
 
 
@@ -118,7 +120,12 @@ def test_the_expiry_follows_the_setting(app, ctx):
 def test_rewards_elsewhere_stay_general_credit(ctx):
     world = build_market_world()
     visit(share(world.a, world.sale), world.b)
-    check_in(sale=world.sale, code=buy(world.sale, world.b).pickup_code, by=world.producer.user, now=NOW)
+    check_in(
+        sale=world.sale,
+        code=buy(world.sale, world.b).pickup_code,
+        by=world.producer.user,
+        now=world.sale.pickup_starts_at,
+    )
 
     assert services.balance_of(world.a) == 2_000
     assert certificates(world.a) == []
@@ -130,7 +137,9 @@ def test_the_market_chain_keeps_the_chain_rules(ctx):
     visit(share(world.b, world.fish.sale), world.a)  # A arrives back through B's link: no loop
 
     bought = buy(world.fish.sale, world.a, 1)
-    check_in(sale=world.fish.sale, code=bought.pickup_code, by=world.fish.producer.user, now=NOW)
+    check_in(
+        sale=world.fish.sale, code=bought.pickup_code, by=world.fish.producer.user, now=world.fish.sale.pickup_starts_at
+    )
 
     assert services.referral_for(order=bought) is None  # A is in the chain: nobody is led by themselves
     assert certificates(world.a) == certificates(world.b) == []
